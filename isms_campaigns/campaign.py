@@ -1,0 +1,481 @@
+"""``Campaign``: the plan — every recipient's message and its cost, before sending.
+
+>>> import polars as pl
+>>> contacts = pl.DataFrame({"phone": ["012-345 6789", "0123"], "name": ["Ali", None]})
+>>> camp = Campaign("demo", contacts, template="Hi %name%!", fallbacks={"name": "there"})
+>>> camp.messages.select("dstno", "msg", "credits", "problem").rows()
+[('60123456789', 'Hi Ali!', 1, None), (None, 'Hi there!', None, 'invalid number')]
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from .contacts import as_text_numbers, read_contacts, read_numbers
+from .encoding import SMART_ASCII, BillingRule, encode, message_problem, smart_ascii_expr
+from .errors import ContactsError, PlanError
+from .numbers import find_number_column, normalise_numbers
+from .render import finish_warnings, render_exprs
+
+SUPPRESSED = "suppressed"
+DUPLICATE = "duplicate"
+
+# Columns of Campaign.messages, in order.
+MESSAGE_COLUMNS = (
+    "row",
+    "number",
+    "dstno",
+    "country",
+    "operator",
+    "msg",
+    "type",
+    "length",
+    "parts",
+    "credits",
+    "unicode_chars",
+    "problem",
+    "warning",
+)
+
+
+@dataclass(frozen=True)
+class _Settings:
+    sender_id: str | None
+    send_later: str | None
+    message_type: int | None
+
+
+class Campaign:
+    """A planned SMS campaign: one row of ``messages`` per contact row.
+
+    Nothing is sent and nothing is written: this is the estimate. Rows that
+    cannot be sent stay in ``messages`` with a ``problem``; ``warning`` notes
+    rows that will be sent but not quite as written (a fallback was used).
+
+    Parameters beyond the template: ``sender_id`` (≤ 11 letters/digits),
+    ``number_column`` (found by name when omitted), ``region`` for numbers
+    written without a country code, ``fallbacks`` per token, ``suppress``
+    (numbers never to message: a list, Series, frame or file),
+    ``send_later`` (a datetime or iSMS date string), ``smart_ascii`` (replace
+    curly quotes, dashes … by ASCII so rows stay type 1),
+    ``template_column`` (a column holding each row's template, for A/B
+    variants), ``token_columns`` (map ``%name%`` etc. to differently named
+    columns), ``message_type`` (force 1 or 2), ``billing`` and ``rate_card``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        contacts: pl.DataFrame | str | Path,
+        template: str | None = None,
+        *,
+        sender_id: str | None = None,
+        number_column: str | None = None,
+        region: str = "MY",
+        fallbacks: Mapping[str, str] | None = None,
+        suppress: Any = None,
+        send_later: datetime | str | None = None,
+        smart_ascii: bool = False,
+        template_column: str | None = None,
+        token_columns: Mapping[str, str] | None = None,
+        message_type: int | None = None,
+        billing: BillingRule | None = None,
+        rate_card: str | Path | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise PlanError(f"Campaign name must be a non-empty string, not {name!r}.")
+        if isinstance(contacts, (str, Path)):
+            contacts = read_contacts(contacts, number_column=number_column)
+        if not isinstance(contacts, pl.DataFrame):
+            raise ContactsError(
+                f"contacts must be a polars DataFrame or a file path, not "
+                f"{type(contacts).__name__}. Use ic.read_contacts(path) or pl.from_pandas(df)."
+            )
+        if template is None and template_column is None:
+            raise PlanError("Give a template='Hi %name%, …' or a template_column.")
+        if template_column is not None and template_column not in contacts.columns:
+            raise PlanError(
+                f"template_column={template_column!r} is not a column; the columns are "
+                f"{contacts.columns}."
+            )
+        if message_type not in (None, 1, 2):
+            raise PlanError(
+                f"message_type must be 1 (ASCII), 2 (Unicode) or None, not {message_type!r}."
+            )
+        billing = billing or BillingRule()
+        if rate_card is not None:
+            billing = billing.with_rate_card(rate_card)
+
+        self.name = name.strip()
+        self.template = template
+        self.template_column = template_column
+        self.region = region
+        self.smart_ascii = smart_ascii
+        self.billing = billing
+        self.settings = _Settings(
+            sender_id=_check_sender_id(sender_id),
+            send_later=_format_send_later(send_later),
+            message_type=message_type,
+        )
+        self.number_column = number_column or find_number_column(contacts.columns)
+        contacts = as_text_numbers(contacts, self.number_column)
+        self.messages = _plan(
+            contacts,
+            number_column=self.number_column,
+            template=template,
+            template_column=template_column,
+            region=region,
+            fallbacks=fallbacks,
+            token_columns=token_columns,
+            suppress=suppress,
+            smart_ascii=smart_ascii,
+            message_type=message_type,
+            billing=billing,
+        )
+        self.notes = self._notes()
+
+    # -- what a campaign manager asks first ---------------------------------
+
+    @property
+    def sendable(self) -> pl.DataFrame:
+        """The rows that will be sent."""
+        return self.messages.filter(pl.col("problem").is_null())
+
+    @property
+    def credits(self) -> int:
+        """Total credits the sendable rows will cost."""
+        return int(self.messages["credits"].sum() or 0)
+
+    @property
+    def cost(self) -> float | None:
+        """Total cost in RM, when the billing rule has a price per credit."""
+        price = self.billing.price_per_credit
+        return None if price is None else round(self.credits * price, 2)
+
+    def unicode_characters(self) -> pl.DataFrame:
+        """The characters that made sendable rows Unicode: rows each, and its ASCII twin."""
+        chars = (
+            self.sendable.select(char=pl.col("unicode_chars").str.split(""))
+            .explode("char")
+            .filter(pl.col("char").is_not_null() & (pl.col("char") != ""))
+            .group_by("char")
+            .agg(rows=pl.len())
+        )
+        twin = pl.col("char").replace_strict(SMART_ASCII, default=None, return_dtype=pl.String)
+        return chars.with_columns(ascii_twin=twin).sort(["rows", "char"], descending=[True, False])
+
+    def smart_ascii_saving(self) -> int:
+        """Credits that ``smart_ascii=True`` would save (0 once it is on)."""
+        unicode_rows = self.sendable.filter(pl.col("type") == 2)
+        if self.smart_ascii or unicode_rows.is_empty():
+            return 0
+        fixed = encode(
+            unicode_rows.select(msg=smart_ascii_expr(pl.col("msg"))),
+            self.billing,
+            self.settings.message_type,
+        )
+        rate = unicode_rows["credits"] // unicode_rows["parts"]
+        return int(((unicode_rows["parts"] - fixed["parts"]) * rate).sum())
+
+    def summary(self) -> pl.DataFrame:
+        """Recipients, sendable, by type, skipped by reason: rows, credits, cost."""
+        m = self.messages
+        sendable = pl.col("problem").is_null()
+        rows = [
+            ("recipients", pl.len(), pl.col("credits").sum()),
+            ("sendable", sendable.sum(), pl.col("credits").sum()),
+            (
+                "type 1 (ASCII)",
+                (sendable & (pl.col("type") == 1)).sum(),
+                pl.col("credits").filter(pl.col("type") == 1).sum(),
+            ),
+            (
+                "type 2 (Unicode)",
+                (sendable & (pl.col("type") == 2)).sum(),
+                pl.col("credits").filter(pl.col("type") == 2).sum(),
+            ),
+        ]
+        head = pl.concat(
+            [
+                m.select(item=pl.lit(n), rows=r.cast(pl.Int64), credits=c.cast(pl.Int64))
+                for n, r, c in rows
+            ]
+        )
+        skipped = (
+            m.filter(~sendable)
+            .group_by("problem")
+            .agg(rows=pl.len().cast(pl.Int64))
+            .sort(["rows", "problem"], descending=[True, False])
+            .select(item="skipped: " + pl.col("problem"), rows="rows", credits=pl.lit(0, pl.Int64))
+        )
+        out = pl.concat([head, skipped]).with_columns(pl.col("credits").fill_null(0))
+        price = self.billing.price_per_credit
+        return out.with_columns(
+            cost_rm=None if price is None else (pl.col("credits") * price).round(2)
+        )
+
+    def _notes(self) -> list[str]:
+        notes = []
+        m = self.messages
+        if self.settings.sender_id and (m["country"] == "MY").any():
+            notes.append(
+                f"Sender ID {self.settings.sender_id!r}: iSMS does not support sender IDs for "
+                f"Malaysian numbers; those recipients see the default sender."
+            )
+        if self.settings.send_later and self.settings.send_later < datetime.now().strftime(
+            "%Y-%m-%d %H:%M:%S"
+        ):
+            notes.append(
+                f"send_later {self.settings.send_later} is in the past: iSMS sends at once."
+            )
+        unknown_rate = m.filter(pl.col("problem").str.starts_with("no rate"))
+        if unknown_rate.height:
+            notes.append(
+                "Some countries have no rate: add them to the rate card "
+                "(rate_card='data/rate_card.csv') with your account's credits per SMS."
+            )
+        return notes
+
+    # -- display ------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        n, ok = self.messages.height, self.sendable.height
+        return (
+            f"<Campaign {self.name!r}: {n} rows, {ok} sendable, {n - ok} skipped, "
+            f"{self.credits} credits>"
+        )
+
+    def _repr_html_(self) -> str:
+        return _campaign_html(self)
+
+
+# --------------------------------------------------------------------------
+# Planning: one lazy query over the contacts
+# --------------------------------------------------------------------------
+
+
+def _plan(
+    contacts: pl.DataFrame,
+    *,
+    number_column: str,
+    template: str | None,
+    template_column: str | None,
+    region: str,
+    fallbacks: Mapping[str, str] | None,
+    token_columns: Mapping[str, str] | None,
+    suppress: Any,
+    smart_ascii: bool,
+    message_type: int | None,
+    billing: BillingRule,
+) -> pl.DataFrame:
+    numbers = normalise_numbers(contacts[number_column], region)
+    # Our own columns live under a prefix so no contact column can clash.
+    work = contacts.hstack(numbers.rename(lambda c: f"__{c}"))
+    columns = contacts.columns
+    number = pl.col("__dstno")
+
+    msg, warning = _render(
+        work, template, template_column, columns, fallbacks, token_columns, number
+    )
+    if smart_ascii:
+        msg = smart_ascii_expr(msg)
+    suppressed = pl.lit(False)
+    if suppress is not None:
+        blocked = normalise_numbers(read_numbers(suppress), region)["dstno"].drop_nulls().unique()
+        suppressed = number.is_in(blocked.implode())
+
+    rates = billing.rates
+    rate = pl.col("country_code").replace_strict(rates, default=None, return_dtype=pl.Int64)
+    planned = encode(
+        work.lazy().select(
+            row=pl.int_range(pl.len(), dtype=pl.UInt32),
+            number=pl.col(number_column),
+            dstno=number,
+            country=pl.col("__country"),
+            country_code=pl.col("__country_code"),
+            operator=pl.col("__operator"),
+            number_problem=pl.col("__number_problem"),
+            suppressed=suppressed,
+            msg=msg,
+            warning=warning,
+            variant=pl.lit(None) if template_column is None else pl.col(template_column),
+        ),
+        billing,
+        message_type,
+    )
+    planned = (
+        planned.with_columns(warning=finish_warnings(pl.col("msg"), pl.col("warning")), rate=rate)
+        .with_columns(
+            problem=pl.coalesce(
+                pl.col("number_problem"),
+                pl.when("suppressed").then(pl.lit(SUPPRESSED)),
+                pl.when(pl.col("dstno").is_not_null() & ~pl.col("dstno").is_first_distinct()).then(
+                    pl.lit(DUPLICATE)
+                ),
+                message_problem(pl.col("msg"), pl.col("length"), billing, message_type),
+                pl.when(pl.col("rate").is_null()).then(
+                    pl.format("no rate for +{} in the rate card", pl.col("country_code"))
+                ),
+            )
+        )
+        .with_columns(
+            credits=pl.when(pl.col("problem").is_null()).then(pl.col("parts") * pl.col("rate"))
+        )
+    )
+    extra = ["variant"] if template_column is not None else []
+    return planned.select(*MESSAGE_COLUMNS, *extra).collect()
+
+
+def _render(
+    work: pl.DataFrame,
+    template: str | None,
+    template_column: str | None,
+    columns: list[str],
+    fallbacks: Mapping[str, str] | None,
+    token_columns: Mapping[str, str] | None,
+    number: pl.Expr,
+) -> tuple[pl.Expr, pl.Expr]:
+    if template_column is None:
+        assert template is not None
+        return render_exprs(template, columns, fallbacks, token_columns, number)
+    # A/B variants: one expression per distinct template, chosen per row.
+    variants = work[template_column].drop_nulls().unique(maintain_order=True).to_list()
+    if template is not None:
+        variants.append(None)  # rows without a template of their own use the default
+    msg: Any = pl
+    warning: Any = pl
+    for text in variants:
+        rendered, warned = render_exprs(
+            text or template or "", columns, fallbacks, token_columns, number
+        )
+        when = (
+            pl.col(template_column).is_null() if text is None else pl.col(template_column) == text
+        )
+        msg, warning = msg.when(when).then(rendered), warning.when(when).then(warned)
+    if not variants:
+        return pl.lit(None, pl.String), pl.lit(None, pl.String)
+    return msg.otherwise(None), warning.otherwise(None)
+
+
+def _check_sender_id(sender_id: str | None) -> str | None:
+    if sender_id is None or sender_id == "":
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9]{1,11}", sender_id):
+        raise PlanError(
+            f"Sender ID {sender_id!r} is not allowed: iSMS takes at most 11 letters or "
+            f"digits, no spaces or symbols (e.g. 'MyShop')."
+        )
+    return sender_id
+
+
+def _format_send_later(when: datetime | str | None) -> str | None:
+    if when is None or when == "":
+        return None
+    if isinstance(when, datetime):
+        return when.strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        return datetime.fromisoformat(when.strip()).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        raise PlanError(
+            f"send_later {when!r} is not a date and time: use '2026-12-01 09:30' or a datetime."
+        ) from None
+
+
+# --------------------------------------------------------------------------
+# HTML
+# --------------------------------------------------------------------------
+
+_STYLE = (
+    "<style>.icamp{font-family:system-ui,sans-serif;font-size:13px;line-height:1.4}"
+    ".icamp h3{margin:4px 0 8px}.icamp table{border-collapse:collapse;margin:4px 12px 10px 0}"
+    ".icamp td,.icamp th{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left;vertical-align:top}"
+    ".icamp td.n{text-align:right;font-variant-numeric:tabular-nums}"
+    ".icamp .big{font-size:20px;font-weight:600}.icamp .cards{display:flex;gap:18px;flex-wrap:wrap}"
+    ".icamp .note{color:#8a5300}.icamp .flex{display:flex;flex-wrap:wrap;gap:8px}"
+    ".icamp .msg{white-space:pre-wrap;max-width:520px}</style>"
+)
+
+
+def _table(headers: list[str], rows: list[tuple[Any, ...]]) -> str:
+    def cell(v: Any) -> str:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return f'<td class="n">{v:,}</td>'
+        return f"<td>{html.escape('' if v is None else str(v))}</td>"
+
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _campaign_html(camp: Campaign) -> str:
+    m = camp.messages
+    ok = camp.sendable
+    cost = "" if camp.cost is None else f" · RM {camp.cost:,.2f}"
+    cards = [
+        ("recipients", f"{m.height:,}"),
+        ("sendable", f"{ok.height:,}"),
+        ("skipped", f"{m.height - ok.height:,}"),
+        ("credits", f"{camp.credits:,}{cost}"),
+    ]
+    parts = [
+        _STYLE,
+        f'<div class="icamp"><h3>Campaign {html.escape(camp.name)}</h3><div class="cards">',
+        *(f'<div><div class="big">{v}</div>{html.escape(k)}</div>' for k, v in cards),
+        "</div>",
+    ]
+    parts += [f'<p class="note">{html.escape(n)}</p>' for n in camp.notes]
+
+    skipped = (
+        m.filter(pl.col("problem").is_not_null())
+        .group_by("problem")
+        .len()
+        .sort("len", descending=True)
+    )
+    types = ok.group_by("type").agg(rows=pl.len(), credits=pl.col("credits").sum()).sort("type")
+    per_recipient = ok.group_by("credits").len().sort("credits")
+    parts.append('<div class="flex">')
+    parts.append(
+        "<div><b>Skipped, by reason</b>"
+        + (_table(["reason", "rows"], skipped.rows()) if skipped.height else "<p>none</p>")
+        + "</div>"
+    )
+    type_names = {1: "1 ASCII", 2: "2 Unicode"}
+    parts.append(
+        "<div><b>Type mix</b>"
+        + _table(["type", "rows", "credits"], [(type_names[t], r, c) for t, r, c in types.rows()])
+        + "</div>"
+    )
+    parts.append(
+        "<div><b>Credits per recipient</b>"
+        + _table(["credits", "recipients"], per_recipient.rows())
+        + "</div>"
+    )
+    chars = camp.unicode_characters()
+    if chars.height:
+        saving = camp.smart_ascii_saving()
+        fix = f"smart_ascii=True saves {saving:,} credits" if saving else ""
+        parts.append(
+            "<div><b>Characters that forced Unicode</b>"
+            + _table(["char", "rows", "ASCII twin"], [_shown(c) for c in chars.head(12).rows()])
+            + (f'<p class="note">{fix}</p>' if fix else "")
+            + "</div>"
+        )
+    parts.append("</div>")
+    preview = ok.head(5).select("dstno", "msg", "type", "credits").rows()
+    parts.append("<b>Preview</b>" + _table(["dstno", "message", "type", "credits"], preview))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _shown(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    char, rows, twin = row
+    name = char if char.isprintable() and not char.isspace() else f"U+{ord(char):04X}"
+    return name, rows, twin

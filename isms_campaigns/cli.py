@@ -1,0 +1,177 @@
+"""The ``isms-campaigns`` command: a thin shell over the library.
+
+Every command has ``--help``. Errors print one line saying what was wrong
+and what to do, and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from . import __version__
+from .campaign import Campaign
+from .contacts import read_contacts
+from .encoding import BillingRule
+from .errors import IsmsError
+
+DEMO_TEMPLATE = (
+    "Hi %name%, your order %order_id% (RM%amount%) is ready for pickup at %outlet%. "
+    "Reply STOP to opt out."
+)
+DEMO_PRICE = 0.08  # RM per credit: an example price, said so where it is shown
+
+
+def _data_dir() -> Path:
+    """``data/`` of the working directory, else of the source checkout."""
+    here = Path.cwd() / "data"
+    if (here / "sample_contacts.csv").exists():
+        return here
+    return Path(__file__).resolve().parent.parent / "data"
+
+
+def _fallbacks(pairs: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        token, sep, value = pair.partition("=")
+        if not sep or not token.strip():
+            raise IsmsError(f"--fallback {pair!r}: write it as TOKEN=VALUE, e.g. name=Customer.")
+        out[token.strip().strip("%")] = value
+    return out
+
+
+def _campaign_from_args(args: argparse.Namespace, contacts: pl.DataFrame) -> Campaign:
+    template = args.template
+    if args.template_file:
+        template = Path(args.template_file).read_text(encoding="utf-8").rstrip("\n")
+    if template is None:
+        raise IsmsError("Give the message with --template 'Hi %name%, …' or --template-file.")
+    billing = BillingRule(price_per_credit=args.price_per_credit)
+    return Campaign(
+        args.campaign,
+        contacts,
+        template=template,
+        sender_id=args.sender_id,
+        number_column=args.number_column,
+        region=args.region,
+        fallbacks=_fallbacks(args.fallback),
+        suppress=args.suppress,
+        smart_ascii=args.smart_ascii,
+        message_type=args.type,
+        billing=billing,
+        rate_card=args.rate_card,
+    )
+
+
+def print_estimate(camp: Campaign, *, price_note: str = "") -> None:
+    """The estimate as a campaign manager reads it in a terminal."""
+    with pl.Config(
+        tbl_rows=40, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True, fmt_str_lengths=80
+    ):
+        print(f"Campaign {camp.name!r}: estimate (nothing has been sent)")
+        print(camp.summary())
+        cost = "" if camp.cost is None else f" = RM {camp.cost:,.2f}{price_note}"
+        print(f"Total: {camp.sendable.height:,} messages, {camp.credits:,} credits{cost}")
+        saving = camp.smart_ascii_saving()
+        if saving:
+            print(f"Tip: --smart-ascii replaces curly quotes/dashes and saves {saving:,} credits.")
+        for note in camp.notes:
+            print(f"Note: {note}")
+        print("Preview:")
+        print(camp.sendable.head(3).select("dstno", "type", "credits", "msg"))
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    contacts = read_contacts(args.contacts, number_column=args.number_column)
+    camp = _campaign_from_args(args, contacts)
+    print_estimate(camp)
+    if args.out:
+        out = Path(args.out)
+        if out.suffix == ".parquet":
+            camp.messages.write_parquet(out)
+        else:
+            camp.messages.write_csv(out)
+        print(f"Wrote every planned message to {out}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    data = Path(args.data) if args.data else _data_dir()
+    contacts = read_contacts(data / "sample_contacts.csv")
+    camp = Campaign(
+        "demo",
+        contacts,
+        template=DEMO_TEMPLATE,
+        fallbacks={"name": "Customer"},
+        rate_card=data / "rate_card.csv",
+        billing=BillingRule(price_per_credit=DEMO_PRICE),
+    )
+    print(f"Planning {len(contacts)} synthetic contacts from {data / 'sample_contacts.csv'}")
+    print(f"Template: {DEMO_TEMPLATE}\n")
+    print_estimate(camp, price_note=f" at an example RM {DEMO_PRICE}/credit")
+    return 0
+
+
+def _add_plan_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("contacts", help="contact list: .csv .tsv .xlsx .parquet .json .jsonl")
+    p.add_argument("--template", help="message text with %%tokens%%, e.g. 'Hi %%name%%'")
+    p.add_argument("--template-file", help="read the message text from this UTF-8 file")
+    p.add_argument("--campaign", default="campaign", help="campaign name (default: campaign)")
+    p.add_argument("--number-column", help="column with phone numbers (found by name if omitted)")
+    p.add_argument("--region", default="MY", help="country of numbers without a code (default MY)")
+    p.add_argument(
+        "--fallback",
+        action="append",
+        default=[],
+        metavar="TOKEN=VALUE",
+        help="value for a missing token, e.g. name=Customer (repeatable)",
+    )
+    p.add_argument("--suppress", help="file of numbers never to message (opt-outs)")
+    p.add_argument("--sender-id", help="sender ID, at most 11 letters/digits")
+    p.add_argument("--smart-ascii", action="store_true", help="replace curly quotes, dashes … by ASCII")
+    p.add_argument("--type", type=int, choices=(1, 2), help="force type 1 (ASCII) or 2 (Unicode)")
+    p.add_argument("--rate-card", help="CSV of country_code,credits_per_part (default: Malaysia 1)")
+    p.add_argument("--price-per-credit", type=float, help="RM per credit, to show the cost")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="isms-campaigns",
+        description="Plan, send and track SMS campaigns through the iSMS gateway.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo", help="run the whole flow on the bundled sample data (no account, no network)"
+    )
+    demo.add_argument("--data", help="folder with sample_contacts.csv and rate_card.csv")
+    demo.set_defaults(func=cmd_demo)
+
+    estimate = sub.add_parser(
+        "estimate", help="show every message and its credit cost, without sending"
+    )
+    _add_plan_options(estimate)
+    estimate.add_argument("--out", help="write all planned messages to this .csv or .parquet")
+    estimate.set_defaults(func=cmd_estimate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except IsmsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
