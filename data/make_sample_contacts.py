@@ -31,14 +31,14 @@ OUT = Path(__file__).resolve().parent / "sample_contacts.csv"
 HEADER = ["name", "phone", "email", "dob", "desc", "order_id", "outlet", "amount"]
 
 # --- phone quotas -----------------------------------------------------------
-N_EXCEL_EXACT = 1      # 6.0198765432E10 -- all 11 digits survive
-N_EXCEL_LOSSY = 1      # 6.01234567E10   -- trailing digits lost
-N_FLOAT_TEXT = 1       # 60123456789.0
+N_EXCEL_EXACT = 1  # 6.0198765432E10 -- all 11 digits survive
+N_EXCEL_LOSSY = 1  # 6.01234567E10   -- trailing digits lost
+N_FLOAT_TEXT = 1  # 60123456789.0
 INVALID_PHONES = ["012-345", "N/A", "0123", "", "-"]  # unusable values
-LANDLINE_PHONES = ["03-2161 2345"]                    # valid, but not a mobile
+LANDLINE_PHONES = ["03-2161 2345"]  # valid, but not a mobile
 N_SG = 3
 N_ID = 2
-N_DUP = 10             # extra rows re-using an earlier subscriber's number
+N_DUP = 10  # extra rows re-using an earlier subscriber's number
 N_DUP_SAME_FORMAT = 3  # ... of which written identically
 
 # --- name quotas (applied to the non-duplicate rows) -------------------------
@@ -52,79 +52,308 @@ SMART_NAMES = [
     ("Tan Ah Seng \u201cAlex\u201d", "alex.tan"),
 ]
 
-N_EMAIL_MISSING = 48   # ~15 %
-N_DOB_MISSING = 64     # ~20 %
+N_EMAIL_MISSING = 48  # ~15 %
+N_DOB_MISSING = 64  # ~20 %
 N_ORDER_MISSING = 5
 N_OUTLET_MISSING = 2
 
 # Mobile prefixes -> allowed first subscriber digits (kept inside ranges that
 # libphonenumber's metadata treats as allocated).
 MY_MOBILE = {
-    "10": "23", "11": "12345", "12": "23456789", "13": "23456789",
-    "14": "2356789", "16": "23456789", "17": "23456789", "18": "23",
+    "10": "23",
+    "11": "12345",
+    "12": "23456789",
+    "13": "23456789",
+    "14": "2356789",
+    "16": "23456789",
+    "17": "23456789",
+    "18": "23",
     "19": "23456789",
 }
-MY_PREFIX_WEIGHTS = {"10": 6, "11": 12, "12": 18, "13": 10, "14": 7,
-                     "16": 12, "17": 12, "18": 6, "19": 17}
+MY_PREFIX_WEIGHTS = {
+    "10": 6,
+    "11": 12,
+    "12": 18,
+    "13": 10,
+    "14": 7,
+    "16": 12,
+    "17": 12,
+    "18": 6,
+    "19": 17,
+}
 
 # --- name parts --------------------------------------------------------------
-MALAY_M = ["Muhammad Hafiz", "Ahmad Faiz", "Mohd Azlan", "Amirul Hakim", "Syafiq",
-           "Muhammad Aiman", "Faris", "Izzat", "Khairul Anuar", "Rizal", "Zulkifli",
-           "Azman", "Haziq", "Danial", "Mohd Firdaus", "Hakimi", "Shahrul Nizam",
-           "Ikhwan", "Muhammad Irfan", "Fadzli"]
-MALAY_F = ["Nur Aisyah", "Siti Aminah", "Nur Syafiqah", "Farah Nadia", "Aina Sofea",
-           "Nor Azizah", "Zarina", "Nurul Hidayah", "Nabilah", "Balqis", "Aqilah",
-           "Intan Suraya", "Amira", "Siti Khadijah", "Nur Izzati", "Fatin Nabihah",
-           "Hanis", "Syazwani", "Nur Farhana", "Rohana"]
-MALAY_FATHER = ["Ahmad", "Osman", "Ismail", "Abdullah", "Yusof", "Hassan", "Ibrahim",
-                "Abdul Rahman", "Mohd Noor", "Hamzah", "Salleh", "Othman", "Ali",
-                "Kassim", "Sulaiman", "Zainal", "Jamaludin", "Mustafa", "Rosli", "Harun"]
+MALAY_M = [
+    "Muhammad Hafiz",
+    "Ahmad Faiz",
+    "Mohd Azlan",
+    "Amirul Hakim",
+    "Syafiq",
+    "Muhammad Aiman",
+    "Faris",
+    "Izzat",
+    "Khairul Anuar",
+    "Rizal",
+    "Zulkifli",
+    "Azman",
+    "Haziq",
+    "Danial",
+    "Mohd Firdaus",
+    "Hakimi",
+    "Shahrul Nizam",
+    "Ikhwan",
+    "Muhammad Irfan",
+    "Fadzli",
+]
+MALAY_F = [
+    "Nur Aisyah",
+    "Siti Aminah",
+    "Nur Syafiqah",
+    "Farah Nadia",
+    "Aina Sofea",
+    "Nor Azizah",
+    "Zarina",
+    "Nurul Hidayah",
+    "Nabilah",
+    "Balqis",
+    "Aqilah",
+    "Intan Suraya",
+    "Amira",
+    "Siti Khadijah",
+    "Nur Izzati",
+    "Fatin Nabihah",
+    "Hanis",
+    "Syazwani",
+    "Nur Farhana",
+    "Rohana",
+]
+MALAY_FATHER = [
+    "Ahmad",
+    "Osman",
+    "Ismail",
+    "Abdullah",
+    "Yusof",
+    "Hassan",
+    "Ibrahim",
+    "Abdul Rahman",
+    "Mohd Noor",
+    "Hamzah",
+    "Salleh",
+    "Othman",
+    "Ali",
+    "Kassim",
+    "Sulaiman",
+    "Zainal",
+    "Jamaludin",
+    "Mustafa",
+    "Rosli",
+    "Harun",
+]
 
-CN_SURNAME = ["Tan", "Lim", "Lee", "Wong", "Ng", "Ong", "Goh", "Chong", "Teh", "Chan",
-              "Yap", "Low", "Koh", "Lau", "Chua", "Khoo", "Leong", "Tay", "Cheah",
-              "Yeoh", "Foo", "Liew", "Ho", "Loh"]
-CN_GIVEN = ["Wei Ming", "Mei Ling", "Jia Hui", "Kah Wai", "Chee Keong", "Siew Ling",
-            "Boon Hock", "Hui Min", "Zi Xuan", "Jun Hao", "Xin Yi", "Kok Leong",
-            "Pei Shan", "Wai Kit", "Li Ying", "Yee Ling", "Soon Huat", "Mei Yee",
-            "Chin Hong", "Kar Mun", "Wen Jie", "Shu Fen"]
-CN_ENGLISH = ["Jason", "Michelle", "Kelvin", "Jessica", "Alvin", "Vivian", "Eric",
-              "Karen", "Daniel", "Grace", "Ryan", "Joanne"]
+CN_SURNAME = [
+    "Tan",
+    "Lim",
+    "Lee",
+    "Wong",
+    "Ng",
+    "Ong",
+    "Goh",
+    "Chong",
+    "Teh",
+    "Chan",
+    "Yap",
+    "Low",
+    "Koh",
+    "Lau",
+    "Chua",
+    "Khoo",
+    "Leong",
+    "Tay",
+    "Cheah",
+    "Yeoh",
+    "Foo",
+    "Liew",
+    "Ho",
+    "Loh",
+]
+CN_GIVEN = [
+    "Wei Ming",
+    "Mei Ling",
+    "Jia Hui",
+    "Kah Wai",
+    "Chee Keong",
+    "Siew Ling",
+    "Boon Hock",
+    "Hui Min",
+    "Zi Xuan",
+    "Jun Hao",
+    "Xin Yi",
+    "Kok Leong",
+    "Pei Shan",
+    "Wai Kit",
+    "Li Ying",
+    "Yee Ling",
+    "Soon Huat",
+    "Mei Yee",
+    "Chin Hong",
+    "Kar Mun",
+    "Wen Jie",
+    "Shu Fen",
+]
+CN_ENGLISH = [
+    "Jason",
+    "Michelle",
+    "Kelvin",
+    "Jessica",
+    "Alvin",
+    "Vivian",
+    "Eric",
+    "Karen",
+    "Daniel",
+    "Grace",
+    "Ryan",
+    "Joanne",
+]
 
-IN_M = ["Kumar", "Rajesh", "Suresh", "Ganesh", "Arun", "Vijay", "Prakash", "Dinesh",
-        "Ravi", "Saravanan", "Muthu", "Kannan", "Selvam", "Thinesh", "Vikneswaran"]
-IN_F = ["Priya", "Kavitha", "Devi", "Lakshmi", "Meena", "Shanti", "Kalaivani",
-        "Revathi", "Sangeetha", "Malar", "Anitha", "Thilaga", "Yogeswari"]
-IN_FATHER = ["Subramaniam", "Rajan", "Krishnan", "Muniandy", "Ramasamy", "Arumugam",
-             "Perumal", "Velu", "Govindasamy", "Nadarajah", "Maniam", "Sinnasamy"]
+IN_M = [
+    "Kumar",
+    "Rajesh",
+    "Suresh",
+    "Ganesh",
+    "Arun",
+    "Vijay",
+    "Prakash",
+    "Dinesh",
+    "Ravi",
+    "Saravanan",
+    "Muthu",
+    "Kannan",
+    "Selvam",
+    "Thinesh",
+    "Vikneswaran",
+]
+IN_F = [
+    "Priya",
+    "Kavitha",
+    "Devi",
+    "Lakshmi",
+    "Meena",
+    "Shanti",
+    "Kalaivani",
+    "Revathi",
+    "Sangeetha",
+    "Malar",
+    "Anitha",
+    "Thilaga",
+    "Yogeswari",
+]
+IN_FATHER = [
+    "Subramaniam",
+    "Rajan",
+    "Krishnan",
+    "Muniandy",
+    "Ramasamy",
+    "Arumugam",
+    "Perumal",
+    "Velu",
+    "Govindasamy",
+    "Nadarajah",
+    "Maniam",
+    "Sinnasamy",
+]
 
 # Han script: (character, Malaysian romanisation)
-HAN_SURNAME = [("陈", "tan"), ("林", "lim"), ("黄", "wong"), ("李", "lee"),
-               ("张", "chong"), ("王", "ong"), ("吴", "goh"), ("刘", "lau"),
-               ("蔡", "chua"), ("杨", "yeoh"), ("郑", "tay"), ("谢", "cheah"),
-               ("梁", "leong"), ("许", "khoo"), ("罗", "loh")]
-HAN_GIVEN = [("伟", "wei"), ("明", "ming"), ("美", "mei"), ("玲", "ling"),
-             ("志", "chee"), ("强", "keong"), ("慧", "hui"), ("敏", "min"),
-             ("家", "kah"), ("豪", "hao"), ("欣", "xin"), ("俊", "jun"),
-             ("杰", "kit"), ("丽", "li"), ("华", "wah"), ("文", "wen"),
-             ("佳", "jia"), ("怡", "yee"), ("婷", "ting"), ("秀", "siew"),
-             ("英", "ying"), ("荣", "weng")]
+HAN_SURNAME = [
+    ("陈", "tan"),
+    ("林", "lim"),
+    ("黄", "wong"),
+    ("李", "lee"),
+    ("张", "chong"),
+    ("王", "ong"),
+    ("吴", "goh"),
+    ("刘", "lau"),
+    ("蔡", "chua"),
+    ("杨", "yeoh"),
+    ("郑", "tay"),
+    ("谢", "cheah"),
+    ("梁", "leong"),
+    ("许", "khoo"),
+    ("罗", "loh"),
+]
+HAN_GIVEN = [
+    ("伟", "wei"),
+    ("明", "ming"),
+    ("美", "mei"),
+    ("玲", "ling"),
+    ("志", "chee"),
+    ("强", "keong"),
+    ("慧", "hui"),
+    ("敏", "min"),
+    ("家", "kah"),
+    ("豪", "hao"),
+    ("欣", "xin"),
+    ("俊", "jun"),
+    ("杰", "kit"),
+    ("丽", "li"),
+    ("华", "wah"),
+    ("文", "wen"),
+    ("佳", "jia"),
+    ("怡", "yee"),
+    ("婷", "ting"),
+    ("秀", "siew"),
+    ("英", "ying"),
+    ("荣", "weng"),
+]
 
 # Tamil script: (name, romanisation)
-TAMIL_GIVEN = [("குமார்", "kumar"), ("பிரியா", "priya"), ("கவிதா", "kavitha"),
-               ("முருகன்", "murugan"), ("லட்சுமி", "lakshmi"), ("சுரேஷ்", "suresh"),
-               ("தேவி", "devi"), ("கணேசன்", "ganesan"), ("மீனா", "meena"),
-               ("ரவி", "ravi"), ("செல்வி", "selvi"), ("அருண்", "arun")]
-TAMIL_FATHER = [("ராஜன்", "rajan"), ("சுப்பிரமணியம்", "subramaniam"),
-                ("கிருஷ்ணன்", "krishnan"), ("முனியாண்டி", "muniandy"),
-                ("வேலு", "velu")]
+TAMIL_GIVEN = [
+    ("குமார்", "kumar"),
+    ("பிரியா", "priya"),
+    ("கவிதா", "kavitha"),
+    ("முருகன்", "murugan"),
+    ("லட்சுமி", "lakshmi"),
+    ("சுரேஷ்", "suresh"),
+    ("தேவி", "devi"),
+    ("கணேசன்", "ganesan"),
+    ("மீனா", "meena"),
+    ("ரவி", "ravi"),
+    ("செல்வி", "selvi"),
+    ("அருண்", "arun"),
+]
+TAMIL_FATHER = [
+    ("ராஜன்", "rajan"),
+    ("சுப்பிரமணியம்", "subramaniam"),
+    ("கிருஷ்ணன்", "krishnan"),
+    ("முனியாண்டி", "muniandy"),
+    ("வேலு", "velu"),
+]
 
-OUTLETS = [("Mid Valley", 14), ("Sunway Pyramid", 12), ("Pavilion KL", 8),
-           ("1 Utama", 8), ("IOI City Mall", 6), ("Penang Gurney", 9),
-           ("Johor Bahru City Square", 8), ("Kota Kinabalu Imago", 5),
-           ("Ipoh Parade", 5), ("Kuching Vivacity", 5), ("Melaka Mahkota", 5),
-           ("Setia City Mall", 4), ("Seremban AEON", 3)]
-DESCS = [("", 30), ("member", 25), ("VIP", 8), ("new", 15), ("walk-in", 6),
-         ("returning", 8), ("birthday promo", 4), ("staff", 2), ("member; VIP", 2)]
+OUTLETS = [
+    ("Mid Valley", 14),
+    ("Sunway Pyramid", 12),
+    ("Pavilion KL", 8),
+    ("1 Utama", 8),
+    ("IOI City Mall", 6),
+    ("Penang Gurney", 9),
+    ("Johor Bahru City Square", 8),
+    ("Kota Kinabalu Imago", 5),
+    ("Ipoh Parade", 5),
+    ("Kuching Vivacity", 5),
+    ("Melaka Mahkota", 5),
+    ("Setia City Mall", 4),
+    ("Seremban AEON", 3),
+]
+DESCS = [
+    ("", 30),
+    ("member", 25),
+    ("VIP", 8),
+    ("new", 15),
+    ("walk-in", 6),
+    ("returning", 8),
+    ("birthday promo", 4),
+    ("staff", 2),
+    ("member; VIP", 2),
+]
 
 
 def wchoice(rng: random.Random, pairs):
@@ -133,6 +362,7 @@ def wchoice(rng: random.Random, pairs):
 
 
 # --- people -----------------------------------------------------------------
+
 
 def latin_person(rng: random.Random):
     """Return (display name, email local part) for a romanised name."""
@@ -161,7 +391,7 @@ def latin_person(rng: random.Random):
         father = rng.choice(IN_FATHER)
         name = f"{given} {'a/l' if male else 'a/p'} {father}"
         local = f"{given}.{father}"
-    if rng.random() < 0.05:          # somebody typed it in caps
+    if rng.random() < 0.05:  # somebody typed it in caps
         name = name.upper()
     return kind, name, local.lower()
 
@@ -183,6 +413,7 @@ def tamil_person(rng: random.Random):
 
 
 # --- phones -----------------------------------------------------------------
+
 
 def my_national(rng: random.Random) -> str:
     """Random valid Malaysian mobile, national form ('0' + 9 or 10 digits)."""
@@ -210,9 +441,18 @@ def fmt_my(nat: str, style: str) -> str:
     }[style]
 
 
-MY_STYLES = [("dash_space", 24), ("plain", 20), ("dash", 10), ("intl_plain", 10),
-             ("intl_dash", 8), ("intl_bare", 8), ("spaces", 8), ("intl_00", 4),
-             ("paren", 4), ("dots", 4)]
+MY_STYLES = [
+    ("dash_space", 24),
+    ("plain", 20),
+    ("dash", 10),
+    ("intl_plain", 10),
+    ("intl_dash", 8),
+    ("intl_bare", 8),
+    ("spaces", 8),
+    ("intl_00", 4),
+    ("paren", 4),
+    ("dots", 4),
+]
 
 
 def maybe_pad(rng: random.Random, s: str) -> str:
@@ -286,6 +526,7 @@ def build_phones(rng: random.Random):
 
 # --- other columns ----------------------------------------------------------
 
+
 def rand_dob(rng: random.Random) -> str:
     lo, hi = dt.date(1965, 1, 1), dt.date(2005, 12, 31)
     return (lo + dt.timedelta(days=rng.randint(0, (hi - lo).days))).isoformat()
@@ -294,13 +535,13 @@ def rand_dob(rng: random.Random) -> str:
 def rand_amount(rng: random.Random) -> str:
     tier = rng.random()
     if tier < 0.55:
-        cents = rng.randint(1, 10) * 1000 - 10            # 9.90 .. 99.90
+        cents = rng.randint(1, 10) * 1000 - 10  # 9.90 .. 99.90
         if rng.random() < 0.3:
             cents = rng.randint(10, 99) * 100 + rng.choice([0, 50, 90])
     elif tier < 0.88:
         cents = rng.randint(10, 49) * 1000 + rng.choice([0, 0, -10, 900, 990])  # 100 .. 500
     else:
-        cents = rng.randint(5, 30) * 10000 + rng.choice([0, -100, 9900])        # 500 .. 3000
+        cents = rng.randint(5, 30) * 10000 + rng.choice([0, -100, 9900])  # 500 .. 3000
     return f"{cents // 100}.{cents % 100:02d}"
 
 
@@ -311,8 +552,12 @@ def generate(seed: int = SEED):
     n_base = len(phones)
 
     # names for the base rows by quota
-    kinds = (["missing"] * N_NAME_MISSING + ["han"] * N_NAME_HAN
-             + ["tamil"] * N_NAME_TAMIL + ["smart"] * len(SMART_NAMES))
+    kinds = (
+        ["missing"] * N_NAME_MISSING
+        + ["han"] * N_NAME_HAN
+        + ["tamil"] * N_NAME_TAMIL
+        + ["smart"] * len(SMART_NAMES)
+    )
     kinds += ["latin"] * (n_base - len(kinds))
     rng.shuffle(kinds)
     smart = iter(SMART_NAMES)
@@ -328,7 +573,7 @@ def generate(seed: int = SEED):
             sub, name, local = latin_person(rng)
             if kind == "latin":
                 kind = sub
-            else:                      # name left blank, e-mail may still exist
+            else:  # name left blank, e-mail may still exist
                 name = ""
         people.append({"kind": kind, "name": name, "local": local})
 
@@ -354,8 +599,12 @@ def generate(seed: int = SEED):
     for k, (text, pcat, src) in enumerate(dups):
         if k % 5 == 4:
             sub, name, local = latin_person(rng)
-            row = {"name": name, "phone": text,
-                   "email": f"{local}{rng.randint(1, 99)}@example.my", "dob": rand_dob(rng)}
+            row = {
+                "name": name,
+                "phone": text,
+                "email": f"{local}{rng.randint(1, 99)}@example.my",
+                "dob": rand_dob(rng),
+            }
             kind = sub
         else:
             row = dict(rows[src], phone=text)
@@ -389,11 +638,18 @@ def main() -> None:
     print(f"wrote {len(rows)} rows to {OUT}")
     print("phone:", dict(Counter(c["phone"] for c in cats)))
     print("name :", dict(Counter(c["name"] for c in cats)))
-    print("email missing:", sum(not r["email"] for r in rows),
-          "| dob missing:", sum(not r["dob"] for r in rows),
-          "| order_id missing:", sum(not r["order_id"] for r in rows),
-          "| outlet missing:", sum(not r["outlet"] for r in rows),
-          "| desc empty:", sum(not r["desc"] for r in rows))
+    print(
+        "email missing:",
+        sum(not r["email"] for r in rows),
+        "| dob missing:",
+        sum(not r["dob"] for r in rows),
+        "| order_id missing:",
+        sum(not r["order_id"] for r in rows),
+        "| outlet missing:",
+        sum(not r["outlet"] for r in rows),
+        "| desc empty:",
+        sum(not r["desc"] for r in rows),
+    )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from .contacts import as_text_numbers, read_contacts, read_numbers
 from .encoding import SMART_ASCII, BillingRule, encode, message_problem, smart_ascii_expr
 from .errors import ContactsError, PlanError
 from .numbers import find_number_column, normalise_numbers
-from .render import finish_warnings, render_exprs
+from .render import Rendered, finish_warnings, render_exprs
 
 SUPPRESSED = "suppressed"
 DUPLICATE = "duplicate"
@@ -282,7 +282,7 @@ def _plan(
     columns = contacts.columns
     number = pl.col("__dstno")
 
-    msg, warning = _render(
+    msg, warning, control = _render(
         work, template, template_column, columns, fallbacks, token_columns, number
     )
     if smart_ascii:
@@ -306,6 +306,7 @@ def _plan(
             suppressed=suppressed,
             msg=msg,
             warning=warning,
+            control=control,
             variant=pl.lit(None) if template_column is None else pl.col(template_column),
         ),
         billing,
@@ -320,7 +321,9 @@ def _plan(
                 pl.when(pl.col("dstno").is_not_null() & ~pl.col("dstno").is_first_distinct()).then(
                     pl.lit(DUPLICATE)
                 ),
-                message_problem(pl.col("msg"), pl.col("length"), billing, message_type),
+                message_problem(
+                    pl.col("msg"), pl.col("length"), pl.col("control"), billing, message_type
+                ),
                 pl.when(pl.col("rate").is_null()).then(
                     pl.format("no rate for +{} in the rate card", pl.col("country_code"))
                 ),
@@ -342,27 +345,28 @@ def _render(
     fallbacks: Mapping[str, str] | None,
     token_columns: Mapping[str, str] | None,
     number: pl.Expr,
-) -> tuple[pl.Expr, pl.Expr]:
+) -> Rendered:
     if template_column is None:
         assert template is not None
         return render_exprs(template, columns, fallbacks, token_columns, number)
-    # A/B variants: one expression per distinct template, chosen per row.
-    variants = work[template_column].drop_nulls().unique(maintain_order=True).to_list()
+    # A/B variants: one set of expressions per distinct template, chosen per row.
+    variants: list[str | None] = list(
+        work[template_column].drop_nulls().unique(maintain_order=True)
+    )
     if template is not None:
         variants.append(None)  # rows without a template of their own use the default
-    msg: Any = pl
-    warning: Any = pl
+    if not variants:
+        nothing = pl.repeat(pl.lit(None, pl.String), pl.len())
+        return Rendered(nothing, nothing, pl.lit(False))
+    chains: list[Any] = [pl, pl, pl]
     for text in variants:
-        rendered, warned = render_exprs(
-            text or template or "", columns, fallbacks, token_columns, number
-        )
-        when = (
+        rendered = render_exprs(text or template or "", columns, fallbacks, token_columns, number)
+        chosen = (
             pl.col(template_column).is_null() if text is None else pl.col(template_column) == text
         )
-        msg, warning = msg.when(when).then(rendered), warning.when(when).then(warned)
-    if not variants:
-        return pl.lit(None, pl.String), pl.lit(None, pl.String)
-    return msg.otherwise(None), warning.otherwise(None)
+        chains = [chain.when(chosen).then(e) for chain, e in zip(chains, rendered, strict=True)]
+    msg, warning, control = (chain.otherwise(None) for chain in chains)
+    return Rendered(msg, warning, control.fill_null(False))
 
 
 def _check_sender_id(sender_id: str | None) -> str | None:
@@ -396,7 +400,8 @@ def _format_send_later(when: datetime | str | None) -> str | None:
 _STYLE = (
     "<style>.icamp{font-family:system-ui,sans-serif;font-size:13px;line-height:1.4}"
     ".icamp h3{margin:4px 0 8px}.icamp table{border-collapse:collapse;margin:4px 12px 10px 0}"
-    ".icamp td,.icamp th{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left;vertical-align:top}"
+    ".icamp td,.icamp th{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left;"
+    "vertical-align:top}"
     ".icamp td.n{text-align:right;font-variant-numeric:tabular-nums}"
     ".icamp .big{font-size:20px;font-weight:600}.icamp .cards{display:flex;gap:18px;flex-wrap:wrap}"
     ".icamp .note{color:#8a5300}.icamp .flex{display:flex;flex-wrap:wrap;gap:8px}"

@@ -70,7 +70,10 @@ def _campaign_from_args(args: argparse.Namespace, contacts: pl.DataFrame) -> Cam
 def print_estimate(camp: Campaign, *, price_note: str = "") -> None:
     """The estimate as a campaign manager reads it in a terminal."""
     with pl.Config(
-        tbl_rows=40, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True, fmt_str_lengths=80
+        tbl_rows=40,
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+        fmt_str_lengths=80,
     ):
         print(f"Campaign {camp.name!r}: estimate (nothing has been sent)")
         print(camp.summary())
@@ -132,7 +135,9 @@ def _add_plan_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--suppress", help="file of numbers never to message (opt-outs)")
     p.add_argument("--sender-id", help="sender ID, at most 11 letters/digits")
-    p.add_argument("--smart-ascii", action="store_true", help="replace curly quotes, dashes … by ASCII")
+    p.add_argument(
+        "--smart-ascii", action="store_true", help="replace curly quotes, dashes … by ASCII"
+    )
     p.add_argument("--type", type=int, choices=(1, 2), help="force type 1 (ASCII) or 2 (Unicode)")
     p.add_argument("--rate-card", help="CSV of country_code,credits_per_part (default: Malaysia 1)")
     p.add_argument("--price-per-credit", type=float, help="RM per credit, to show the cost")

@@ -15,9 +15,9 @@ no Python runs per contact.
 
 >>> import polars as pl
 >>> df = pl.DataFrame({"dstno": ["60123456789"], "name": [None], "amount": ["50"]})
->>> msg, warn = render_exprs("Hi %name%, RM%amount% at 50% off", df.columns, {"name": "Customer"})
+>>> msg, warn, _ = render_exprs("Hi %name%, RM%amount% 50% off", df.columns, {"name": "Customer"})
 >>> df.select(msg=msg, warning=finish_warnings(msg, warn)).row(0)
-('Hi Customer, RM50 at 50% off', "%name% missing -> 'Customer'")
+('Hi Customer, RM50 50% off', "%name% missing -> 'Customer'")
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import polars as pl
 
@@ -35,6 +36,7 @@ ISMS_TOKENS = ("name", "hpno", "email", "dob", "desc")
 TOKEN = re.compile(r"%([A-Za-z_][A-Za-z0-9_]*)%")
 # Tokens the gateway itself would substitute if they reached it in a message.
 _GATEWAY_TOKEN = r"(?i)%(?:name|hpno|email|dob|desc)%"
+CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]"  # \t \n \r are allowed
 
 
 @dataclass(frozen=True)
@@ -107,14 +109,23 @@ def _missing(expr: pl.Expr) -> pl.Expr:
     return expr.is_null() | (expr.str.strip_chars() == "")
 
 
+class Rendered(NamedTuple):
+    """Expressions for one template: the message, its warning, and whether a
+    control character got in (checked on the short inputs, not the long output)."""
+
+    msg: pl.Expr
+    warning: pl.Expr
+    control: pl.Expr
+
+
 def render_exprs(
     template: str,
     columns: Sequence[str],
     fallbacks: Mapping[str, str] | None = None,
     token_columns: Mapping[str, str] | None = None,
     number: pl.Expr | None = None,
-) -> tuple[pl.Expr, pl.Expr]:
-    """Expressions for the rendered message and its warning (null when none).
+) -> Rendered:
+    """Expressions for the rendered message, its warning and a control-character flag.
 
     ``number`` is what iSMS puts in for a missing value and for ``%hpno%``
     without a column; by default the ``dstno`` column.
@@ -123,9 +134,12 @@ def render_exprs(
     fallbacks = {k.lower(): v for k, v in (fallbacks or {}).items()}
     parts: list[pl.Expr] = []
     warnings: list[pl.Expr] = []
+    fixed_text = []  # the template's own text and fallbacks: checked once, here
+    controls: list[pl.Expr] = []
     for piece in parse_template(template):
         if piece.token is None:
             parts.append(pl.lit(piece.text, pl.String))
+            fixed_text.append(piece.text)
             continue
         column = resolve_token(piece.token, columns, token_columns)
         if column is None:  # %hpno% with no column: the number itself
@@ -137,12 +151,18 @@ def render_exprs(
             filler, note = number, f"%{piece.token}% missing -> recipient's number"
         else:
             filler, note = pl.lit(fallback, pl.String), f"%{piece.token}% missing -> {fallback!r}"
+            fixed_text.append(fallback)
         parts.append(pl.when(_missing(value)).then(filler).otherwise(value))
         warnings.append(pl.when(_missing(value)).then(pl.lit(note)))
-    msg = pl.concat_str(parts, ignore_nulls=True) if parts else pl.lit("", pl.String)
+        controls.append(value.str.contains(CONTROL).fill_null(False))
+    control = pl.any_horizontal(pl.lit(bool(re.search(CONTROL, "".join(fixed_text)))), *controls)
+    no_warning = pl.repeat(pl.lit(None, pl.String), pl.len())
+    if not any(p.token for p in parse_template(template)):  # plain text: the same for every row
+        return Rendered(pl.repeat(pl.lit(template, pl.String), pl.len()), no_warning, control)
+    msg = pl.concat_str(parts, ignore_nulls=True)
     if not warnings:
-        return msg, pl.lit(None, pl.String)
-    return msg, pl.concat_str(warnings, separator="; ", ignore_nulls=True)
+        return Rendered(msg, no_warning, control)
+    return Rendered(msg, pl.concat_str(warnings, separator="; ", ignore_nulls=True), control)
 
 
 def finish_warnings(msg: pl.Expr, warning: pl.Expr) -> pl.Expr:

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+
+
+@pytest.fixture
+def sample_path() -> Path:
+    return DATA / "sample_contacts.csv"
+
+
+@pytest.fixture
+def contacts() -> pl.DataFrame:
+    """A small list with one of each kind of row."""
+    return pl.DataFrame(
+        {
+            "name": ["Ali", None, "陈伟明", "Siti", "Kumar", "  ", "Mary’s"],
+            "phone": [
+                "012-345 6789",
+                "+60 13-222 3333",
+                "0060145556666",
+                "012-345 6789",  # repeat of the first
+                "0123",
+                "6019 777 8888",
+                "016-888 9999",
+            ],
+            "order_id": ["A1", "A2", "A3", "A4", "A5", None, "A7"],
+        }
+    )

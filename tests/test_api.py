@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+import isms_campaigns as ic
+from isms_campaigns import campaign, encoding, numbers, render
+
+
+def test_all_is_complete() -> None:
+    # Its order is ruff's (RUF022), checked by the lint step.
+    assert len(set(ic.__all__)) == len(ic.__all__)
+    for name in ic.__all__:
+        assert hasattr(ic, name), name
+
+
+def test_errors_share_one_root() -> None:
+    for error in (ic.ContactsError, ic.TemplateError, ic.PlanError, ic.GatewayError, ic.StoreError):
+        assert issubclass(error, ic.IsmsError)
+
+
+@pytest.mark.parametrize("module", [campaign, encoding, numbers, render])
+def test_docstring_examples_run(module: object) -> None:
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
+    assert result.attempted > 0
+    assert result.failed == 0
