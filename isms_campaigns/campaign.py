@@ -25,9 +25,6 @@ from .errors import ContactsError, PlanError
 from .numbers import find_number_column, normalise_numbers
 from .render import Rendered, finish_warnings, render_exprs
 
-SUPPRESSED = "suppressed"
-DUPLICATE = "duplicate"
-
 # Columns of Campaign.messages, in order.
 MESSAGE_COLUMNS = (
     "row",
@@ -276,7 +273,8 @@ def _plan(
     message_type: int | None,
     billing: BillingRule,
 ) -> pl.DataFrame:
-    numbers = normalise_numbers(contacts[number_column], region)
+    blocked = None if suppress is None else read_numbers(suppress)
+    numbers = normalise_numbers(contacts[number_column], region, suppress=blocked)
     # Our own columns live under a prefix so no contact column can clash.
     work = contacts.hstack(numbers.rename(lambda c: f"__{c}"))
     columns = contacts.columns
@@ -287,10 +285,6 @@ def _plan(
     )
     if smart_ascii:
         msg = smart_ascii_expr(msg)
-    suppressed = pl.lit(False)
-    if suppress is not None:
-        blocked = normalise_numbers(read_numbers(suppress), region)["dstno"].drop_nulls().unique()
-        suppressed = number.is_in(blocked.implode())
 
     rates = billing.rates
     rate = pl.col("country_code").replace_strict(rates, default=None, return_dtype=pl.Int64)
@@ -303,7 +297,6 @@ def _plan(
             country_code=pl.col("__country_code"),
             operator=pl.col("__operator"),
             number_problem=pl.col("__number_problem"),
-            suppressed=suppressed,
             msg=msg,
             warning=warning,
             control=control,
@@ -317,10 +310,6 @@ def _plan(
         .with_columns(
             problem=pl.coalesce(
                 pl.col("number_problem"),
-                pl.when("suppressed").then(pl.lit(SUPPRESSED)),
-                pl.when(pl.col("dstno").is_not_null() & ~pl.col("dstno").is_first_distinct()).then(
-                    pl.lit(DUPLICATE)
-                ),
                 message_problem(
                     pl.col("msg"), pl.col("length"), pl.col("control"), billing, message_type
                 ),

@@ -34,6 +34,8 @@ MISSING = "missing number"
 INVALID = "invalid number"
 NOT_MOBILE = "not a mobile number"
 EXCEL_DAMAGED = "number damaged by Excel (digits lost)"
+SUPPRESSED = "suppressed"
+DUPLICATE = "duplicate"
 
 # Column names people give to the number column, best first (compared after
 # lower-casing and dropping spaces, dashes and underscores).
@@ -307,14 +309,20 @@ def _candidate(cleaned: pl.Expr, home: _Home) -> pl.Expr:
 
 
 def normalise_numbers(
-    numbers: pl.Series | Iterable[str | None], region: str = "MY"
+    numbers: pl.Series | Iterable[str | None],
+    region: str = "MY",
+    *,
+    suppress: pl.Series | Iterable[str | None] | None = None,
 ) -> pl.DataFrame:
     """Normalise a column of phone numbers, one output row per input row.
 
     Returns ``dstno`` (international digits, no ``+``), ``country`` (region
     code), ``country_code``, ``operator`` (the *original* operator of the
-    number's range: numbers get ported) and ``number_problem`` (null when the
-    number can be sent to).
+    number's range: numbers get ported) and ``number_problem``: null when the
+    number can be sent to, else ``missing number``, ``invalid number``,
+    ``number damaged by Excel (digits lost)``, ``not a mobile number``,
+    ``suppressed`` (in ``suppress``, numbers spelled any way) or
+    ``duplicate`` (the first row with a number is kept).
     """
     series = numbers if isinstance(numbers, pl.Series) else pl.Series(list(numbers))
     series = series.cast(pl.String).rename("raw")
@@ -354,12 +362,7 @@ def normalise_numbers(
     rest = frame.filter(pl.col("dstno").is_null() & ~pl.col("missing"))["raw"].unique()
     reference = pl.DataFrame(
         [normalise_one(raw, region) for raw in rest.to_list()],
-        schema={
-            "r_dstno": pl.String,
-            "r_country": pl.String,
-            "r_cc": pl.Int32,
-            "problem": pl.String,
-        },
+        schema={"r_dstno": pl.String, "r_country": pl.String, "r_cc": pl.Int32, "problem": pl.String},
         orient="row",
     ).with_columns(raw=rest)
     if reference.height:
@@ -370,15 +373,30 @@ def normalise_numbers(
         )
     else:
         frame = frame.with_columns(country=_country_expr(codes), problem=pl.lit(None, pl.String))
+
+    blocked = pl.lit(False)
+    if suppress is not None:
+        blocked_keys = normalise_numbers(suppress, region)["dstno"].drop_nulls()
+        blocked = pl.col("key").is_in(blocked_keys.str.to_integer().unique().implode())
     present = frozenset(frame["country_code"].drop_nulls().unique().to_list())
     return (
         frame.lazy()
+        # dstno as an integer: hashing and prefix search on it are several
+        # times faster than on strings.
+        .with_columns(key=pl.col("dstno").str.to_integer(strict=False))
         .select(
             "dstno",
             "country",
             "country_code",
             operator=_operator_expr(present),
-            number_problem=pl.when("missing").then(pl.lit(MISSING)).otherwise("problem"),
+            number_problem=pl.coalesce(
+                pl.when("missing").then(pl.lit(MISSING)),
+                "problem",
+                pl.when(blocked).then(pl.lit(SUPPRESSED)),
+                pl.when(pl.col("key").is_not_null() & ~pl.col("key").is_first_distinct()).then(
+                    pl.lit(DUPLICATE)
+                ),
+            ),
         )
         .collect()
     )
@@ -448,8 +466,13 @@ def _operator_expr(codes: frozenset[int]) -> pl.Expr:
     bounds, labels = _operator_intervals(codes)
     if bounds.is_empty():
         return pl.lit(None, pl.String)
-    key = pl.col("dstno").str.slice(0, _PREFIX_DIGITS).str.pad_end(_PREFIX_DIGITS, "0")
-    slot = pl.lit(bounds).search_sorted(key.str.to_integer(strict=False), side="right")
+    # The first _PREFIX_DIGITS digits of the number, by integer arithmetic.
+    digits = pl.col("dstno").str.len_bytes().cast(pl.Int64)
+    powers = pl.lit(pl.Series([10**k for k in range(19)], dtype=pl.Int64))
+    head = (pl.col("key") // powers.gather((digits - _PREFIX_DIGITS).clip(0, 18))) * powers.gather(
+        (_PREFIX_DIGITS - digits).clip(0, 18)
+    )
+    slot = pl.lit(bounds).search_sorted(head, side="right")
     # slot 0 is before the first interval: map it to a null label.
     padded = pl.concat([pl.Series([None], dtype=pl.String), labels])
     return pl.lit(padded).gather(slot)

@@ -7,10 +7,12 @@ from hypothesis import strategies as st
 
 from isms_campaigns.errors import ContactsError
 from isms_campaigns.numbers import (
+    DUPLICATE,
     EXCEL_DAMAGED,
     INVALID,
     MISSING,
     NOT_MOBILE,
+    SUPPRESSED,
     find_number_column,
     normalise_numbers,
     normalise_one,
@@ -169,7 +171,13 @@ def spelled_numbers(draw: st.DrawFn) -> str:
 def test_vectorised_equals_reference(numbers: list[str]) -> None:
     fast = normalise_numbers(pl.Series(numbers, dtype=pl.String))
     assert fast.height == len(numbers)  # rows in = rows out
-    expected = [normalise_one(n) for n in numbers]
+    expected, seen = [], set()
+    for n in numbers:  # the reference, plus "first row with a number wins"
+        dstno, country, cc, problem = normalise_one(n)
+        if problem is None and dstno in seen:
+            problem = DUPLICATE
+        seen.add(dstno)
+        expected.append((dstno, country, cc, problem))
     got = fast.select("dstno", "country", "country_code", "number_problem").rows()
     assert got == expected
 
@@ -178,8 +186,23 @@ def test_vectorised_equals_reference(numbers: list[str]) -> None:
 @given(st.lists(spelled_numbers(), min_size=1, max_size=30))
 def test_normalisation_is_idempotent(numbers: list[str]) -> None:
     first = normalise_numbers(numbers)
-    ok = first.filter(pl.col("number_problem").is_null())
+    ok = first.filter(pl.col("number_problem").is_null())  # distinct, sendable
     again = normalise_numbers(ok["dstno"])
     assert again["dstno"].to_list() == ok["dstno"].to_list()
     with_plus = normalise_numbers("+" + ok["dstno"])
     assert with_plus["dstno"].to_list() == ok["dstno"].to_list()
+
+
+def test_duplicates_and_suppression_whatever_the_spelling() -> None:
+    out = normalise_numbers(
+        ["012-345 6789", "+60123456789", "N/A", "N/A", "013-222 3333", "0132223333"],
+        suppress=["+60 13-222 3333"],
+    )
+    assert out["number_problem"].to_list() == [
+        None,
+        DUPLICATE,
+        INVALID,
+        INVALID,
+        SUPPRESSED,
+        SUPPRESSED,
+    ]
