@@ -20,7 +20,14 @@ from typing import Any
 import polars as pl
 
 from .contacts import as_text_numbers, read_contacts, read_numbers
-from .encoding import SMART_ASCII, BillingRule, encode, message_problem, smart_ascii_expr
+from .encoding import (
+    SMART_ASCII,
+    BillingRule,
+    encode,
+    message_problem,
+    non_ascii_expr,
+    smart_ascii_expr,
+)
 from .errors import ContactsError, PlanError
 from .numbers import find_number_column, normalise_numbers
 from .render import Rendered, finish_warnings, render_exprs
@@ -37,7 +44,6 @@ MESSAGE_COLUMNS = (
     "length",
     "parts",
     "credits",
-    "unicode_chars",
     "problem",
     "warning",
 )
@@ -160,7 +166,8 @@ class Campaign:
     def unicode_characters(self) -> pl.DataFrame:
         """The characters that made sendable rows Unicode: rows each, and its ASCII twin."""
         chars = (
-            self.sendable.select(char=pl.col("unicode_chars").str.split(""))
+            self.sendable.filter(pl.col("type") == 2)
+            .select(char=non_ascii_expr(pl.col("msg")).str.split(""))
             .explode("char")
             .filter(pl.col("char").is_not_null() & (pl.col("char") != ""))
             .group_by("char")

@@ -13,8 +13,8 @@ the store records the credits the gateway charged for every request.
 
 >>> import polars as pl
 >>> df = pl.DataFrame({"msg": ["Hi Ali", "你好 Ali", "a" * 154]})
->>> encode(df).select("type", "length", "parts", "unicode_chars").rows()
-[(1, 6, 1, None), (2, 6, 1, '你好'), (1, 154, 2, None)]
+>>> encode(df).select("type", "length", "parts").rows()
+[(1, 6, 1), (2, 6, 1), (1, 154, 2)]
 """
 
 from __future__ import annotations
@@ -130,6 +130,11 @@ def read_rate_card(path: str | Path) -> dict[int, int]:
     return dict(zip(codes.cast(pl.Int64).to_list(), rates.cast(pl.Int64).to_list(), strict=True))
 
 
+def non_ascii_expr(msg: pl.Expr) -> pl.Expr:
+    """The non-ASCII characters of a message, in order: what makes it type 2."""
+    return msg.str.extract_all(NON_ASCII + "+").list.join("")
+
+
 def smart_ascii_expr(msg: pl.Expr) -> pl.Expr:
     """Replace typographic characters by their ASCII twins (vectorised)."""
     return msg.str.replace_many(list(SMART_ASCII), list(SMART_ASCII.values()))
@@ -141,11 +146,7 @@ FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 def encode(
     frame: FrameT, rule: BillingRule | None = None, forced_type: int | None = None
 ) -> FrameT:
-    """Add ``type``, ``length``, ``parts`` and ``unicode_chars`` for the ``msg`` column.
-
-    ``unicode_chars`` holds the message's non-ASCII characters, in order:
-    what made it type 2 (null for type 1).
-    """
+    """Add ``type``, ``length`` and ``parts`` for the ``msg`` column."""
     rule = rule or BillingRule()
     msg = pl.col("msg")
     # Byte length differs from character length exactly when a character is
@@ -156,17 +157,16 @@ def encode(
         if forced_type
         else pl.when(is_unicode).then(pl.lit(2, pl.Int8)).otherwise(pl.lit(1, pl.Int8))
     )
-    # The Unicode-only work runs on the type-2 rows alone (others are null).
+    # Surrogate pairs only matter for type 2: count them on those rows alone.
     unicode_msg = pl.when(pl.col("type") == 2).then(msg)
     chars = msg.str.len_chars().cast(pl.Int32)
     astral = unicode_msg.str.count_matches(ASTRAL).cast(pl.Int32).fill_null(0)
-    found = pl.when(is_unicode).then(msg).str.extract_all(NON_ASCII + "+").list.join("")
     per_part = pl.when(pl.col("type") == 2).then(rule.unicode_part).otherwise(rule.ascii_part)
     # Each stage is materialised once: polars does not share subexpressions
     # between when/then branches.
     return (
         frame.with_columns(type=kind)
-        .with_columns(length=chars + astral, unicode_chars=found)
+        .with_columns(length=chars + astral)
         .with_columns(parts=((pl.col("length") + per_part - 1) // per_part).cast(pl.Int32))
     )
 

@@ -362,7 +362,12 @@ def normalise_numbers(
     rest = frame.filter(pl.col("dstno").is_null() & ~pl.col("missing"))["raw"].unique()
     reference = pl.DataFrame(
         [normalise_one(raw, region) for raw in rest.to_list()],
-        schema={"r_dstno": pl.String, "r_country": pl.String, "r_cc": pl.Int32, "problem": pl.String},
+        schema={
+            "r_dstno": pl.String,
+            "r_country": pl.String,
+            "r_cc": pl.Int32,
+            "problem": pl.String,
+        },
         orient="row",
     ).with_columns(raw=rest)
     if reference.height:

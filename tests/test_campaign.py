@@ -37,7 +37,12 @@ def test_credits_and_types(contacts: pl.DataFrame) -> None:
     # Skipped rows cost nothing; the total is what will be charged.
     assert m["credits"].to_list() == [1, 1, 1, None, None, 1, 1]
     assert camp.credits == 5
-    assert m["unicode_chars"][6] == "’"
+    assert camp.unicode_characters().rows() == [
+        ("’", 1, "'"),
+        ("伟", 1, None),
+        ("明", 1, None),
+        ("陈", 1, None),
+    ]
 
 
 LONG = "Hi %name%, " + "x" * 60  # over 63 characters: 2 parts as Unicode, 1 as ASCII

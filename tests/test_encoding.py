@@ -11,6 +11,7 @@ from isms_campaigns.encoding import (
     BillingRule,
     encode,
     message_problem,
+    non_ascii_expr,
     read_rate_card,
     smart_ascii_expr,
 )
@@ -42,9 +43,9 @@ def test_type_length_parts(msg: str, kind: int, length: int, parts: int) -> None
     assert (row["type"], row["length"], row["parts"]) == (kind, length, parts)
 
 
-def test_unicode_chars_lists_what_forced_unicode() -> None:
-    assert enc("Don’t miss — 50% off")["unicode_chars"] == "’—"
-    assert enc("plain")["unicode_chars"] is None
+def test_non_ascii_lists_what_forced_unicode() -> None:
+    frame = pl.DataFrame({"msg": ["Don’t miss — 50% off", "plain"]})
+    assert frame.select(non_ascii_expr(pl.col("msg"))).to_series().to_list() == ["’—", ""]
 
 
 def test_billing_rule_is_configurable() -> None:
