@@ -174,7 +174,10 @@ class Campaign:
             .agg(rows=pl.len())
         )
         twin = pl.col("char").replace_strict(SMART_ASCII, default=None, return_dtype=pl.String)
-        return chars.with_columns(ascii_twin=twin).sort(["rows", "char"], descending=[True, False])
+        # The fixable ones (with an ASCII twin) first: they are what to act on.
+        return chars.with_columns(ascii_twin=twin).sort(
+            [pl.col("ascii_twin").is_null(), "rows", "char"], descending=[False, True, False]
+        )
 
     def smart_ascii_saving(self) -> int:
         """Credits that ``smart_ascii=True`` would save (0 once it is on)."""
