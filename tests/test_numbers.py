@@ -167,13 +167,16 @@ def spelled_numbers(draw: st.DrawFn) -> str:
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(spelled_numbers(), min_size=1, max_size=30))
-def test_vectorised_equals_reference(numbers: list[str]) -> None:
-    fast = normalise_numbers(pl.Series(numbers, dtype=pl.String))
+@given(
+    st.lists(spelled_numbers(), min_size=1, max_size=30),
+    st.sampled_from(["MY", "MY", "SG", "ID", "US", "GB"]),
+)
+def test_vectorised_equals_reference(numbers: list[str], region: str) -> None:
+    fast = normalise_numbers(pl.Series(numbers, dtype=pl.String), region)
     assert fast.height == len(numbers)  # rows in = rows out
     expected, seen = [], set()
     for n in numbers:  # the reference, plus "first row with a number wins"
-        dstno, country, cc, problem = normalise_one(n)
+        dstno, country, cc, problem = normalise_one(n, region)
         if problem is None and dstno in seen:
             problem = DUPLICATE
         seen.add(dstno)
