@@ -1,0 +1,149 @@
+"""Every iSMS response code, what it means, its class, and what to do.
+
+Classes decide what the sender does with a code:
+
+- ``success``: accepted and pushed to the telco SMSC (not handset delivery);
+- ``account``: the account cannot send now (credentials, IP, credits, terms):
+  stop the campaign, nothing of this request was sent, the rest stays planned;
+- ``request``: the request itself was malformed (our bug, or a type the
+  account cannot use): stop loudly, nothing was sent;
+- ``row``: one recipient failed, the others in the request went out;
+- ``retryable``: the gateway failed without sending: retry with backoff, bounded.
+
+The spec's two pages disagree on -1009 (JSON: prohibited content; REST:
+invalid destination number); both meanings are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+CodeClass = Literal["success", "account", "request", "row", "retryable"]
+
+
+@dataclass(frozen=True)
+class Code:
+    code: int
+    meaning: str
+    kind: CodeClass
+    what_to_do: str
+
+
+CODES: dict[int, Code] = {
+    c.code: c
+    for c in (
+        Code(
+            2000,
+            "SUCCESS: submitted and pushed to the telco SMSC",
+            "success",
+            "Nothing: the message was accepted (this is not handset delivery).",
+        ),
+        Code(
+            -1000,
+            "Unknown error on the gateway",
+            "retryable",
+            "Retry later; if it persists, contact iSMS support.",
+        ),
+        Code(
+            -1001,
+            "Authentication failed",
+            "account",
+            "Check ISMS_USERNAME / ISMS_PASSWORD; nothing was sent.",
+        ),
+        Code(
+            -1002,
+            "Account suspended or expired",
+            "account",
+            "Contact iSMS to reactivate the account; nothing was sent.",
+        ),
+        Code(
+            -1003,
+            "IP not allowed",
+            "account",
+            "Ask iSMS (sales@mobiweb.com.my) to whitelist this server's IP address; "
+            "nothing was sent.",
+        ),
+        Code(
+            -1004,
+            "Insufficient credits",
+            "account",
+            "Top up the account, then run send again: nothing of this request was sent "
+            "and the rest of the campaign is still planned.",
+        ),
+        Code(
+            -1005,
+            "Invalid SMS type",
+            "request",
+            "type must be 1 or 2: this is a bug in the request; nothing was sent.",
+        ),
+        Code(
+            -1006,
+            "Invalid body length (over 700 characters)",
+            "row",
+            "Shorten the message to 700 characters or fewer.",
+        ),
+        Code(
+            -1007,
+            "Invalid hex body",
+            "request",
+            "The Unicode body was malformed: report this bug; nothing was sent.",
+        ),
+        Code(
+            -1008,
+            "Missing parameter or invalid destination number",
+            "row",
+            "Check the number: it must be international digits without +.",
+        ),
+        Code(
+            -1009,
+            "Invalid message content (prohibited words) or invalid destination",
+            "row",
+            "Reword the message (iSMS filters some content) or check the number.",
+        ),
+        Code(
+            -1010,
+            "More than 50 destination numbers in one request",
+            "request",
+            "A bug in chunking: report it; nothing was sent.",
+        ),
+        Code(
+            -1012,
+            "Characters not valid for the message type",
+            "row",
+            "Send as type 2 (Unicode), or use smart_ascii=True to make it type 1.",
+        ),
+        Code(
+            -1013,
+            "Terms and agreement not accepted",
+            "account",
+            "Send agreedterm=YES (this client always does) or accept the API terms in "
+            "the iSMS portal; nothing was sent.",
+        ),
+        Code(
+            -1014,
+            "Invalid JSON format",
+            "request",
+            "The request body was not valid JSON: report this bug; nothing was sent.",
+        ),
+        Code(
+            -1015,
+            "Invalid request method (JSON endpoint takes POST only)",
+            "request",
+            "Use POST for the JSON endpoint: report this bug; nothing was sent.",
+        ),
+    )
+}
+
+
+def describe(code: int) -> Code:
+    """The table entry for ``code``; an unlisted code is a request-level unknown."""
+    return CODES.get(
+        code,
+        Code(
+            code,
+            "Code not in the iSMS documentation",
+            "request",
+            "Contact iSMS support with this code; treat the request as not sent.",
+        ),
+    )
