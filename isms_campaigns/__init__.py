@@ -7,6 +7,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import gateway
 from .campaign import Campaign
 from .contacts import read_contacts
 from .encoding import SMART_ASCII, BillingRule, read_rate_card
@@ -18,6 +19,7 @@ from .errors import (
     StoreError,
     TemplateError,
 )
+from .gateway.client import Gateway
 from .numbers import normalise_numbers
 from .render import parse_template
 
@@ -31,12 +33,14 @@ __all__ = [
     "BillingRule",
     "Campaign",
     "ContactsError",
+    "Gateway",
     "GatewayError",
     "IsmsError",
     "PlanError",
     "StoreError",
     "TemplateError",
     "__version__",
+    "gateway",
     "normalise_numbers",
     "parse_template",
     "read_contacts",

@@ -7,7 +7,9 @@ and what to do, and exit with status 2; no traceback.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -119,6 +121,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_balance(args: argparse.Namespace) -> int:
+    from .gateway.client import Gateway
+
+    with Gateway.from_env(hosts=args.hosts or None) as gateway:
+        credits = gateway.balance()
+    if credits is None:
+        print("Postpaid account: iSMS keeps no credit balance for it.")
+    else:
+        print(f"Balance: {credits:,} credits")
+    return 0
+
+
+def cmd_simulator(args: argparse.Namespace) -> int:
+    from .simulator import Account, DlrPlan, Simulator
+
+    account = Account(args.username, args.password, balance=None if args.postpaid else args.balance)
+    dlr = DlrPlan(delay=(0.0, args.dlr_delay)) if (args.callback_log or args.callback_url) else None
+    simulator = Simulator(
+        [account],
+        hosts=args.hosts,
+        dlr=dlr,
+        callback_log=args.callback_log,
+        callback_url=args.callback_url,
+    )
+    with simulator.serve(port=args.port) as urls:
+        print("iSMS simulator serving (Ctrl-C to stop):", flush=True)
+        for url in urls:
+            print(f"  {url}", flush=True)
+        print(f"account: {account.username} / {account.password}", flush=True)
+        # SIGTERM stops it as cleanly as Ctrl-C does.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            simulator.close()
+    print(f"stopped; {len(simulator.ledger):,} messages accepted")
+    return 0
+
+
 def _add_plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("contacts", help="contact list: .csv .tsv .xlsx .parquet .json .jsonl")
     p.add_argument("--template", help="message text with %%tokens%%, e.g. 'Hi %%name%%'")
@@ -163,6 +207,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plan_options(estimate)
     estimate.add_argument("--out", help="write all planned messages to this .csv or .parquet")
     estimate.set_defaults(func=cmd_estimate)
+
+    balance = sub.add_parser(
+        "balance", help="print the account's credit balance (ISMS_USERNAME / ISMS_PASSWORD)"
+    )
+    balance.add_argument("--hosts", nargs="+", help="base URLs to use instead of the iSMS hosts")
+    balance.set_defaults(func=cmd_balance)
+
+    sim = sub.add_parser(
+        "simulator", help="serve a stand-in iSMS gateway on loopback (for demos and tests)"
+    )
+    sim.add_argument("--port", type=int, default=8001, help="first port (default 8001; 0 = any)")
+    sim.add_argument("--hosts", type=int, default=4, help="how many hosts, one port each")
+    sim.add_argument("--username", default="demo", help="account username (default demo)")
+    sim.add_argument("--password", default="demo", help="account password (default demo)")
+    sim.add_argument("--balance", type=int, default=1_000_000, help="prepaid credits")
+    sim.add_argument("--postpaid", action="store_true", help="a postpaid account (no balance)")
+    sim.add_argument("--callback-log", help="append delivery-report callbacks to this file")
+    sim.add_argument("--callback-url", help="push delivery-report callbacks to this URL")
+    sim.add_argument("--dlr-delay", type=float, default=2.0, help="max seconds before a DLR")
+    sim.set_defaults(func=cmd_simulator)
     return parser
 
 

@@ -443,7 +443,9 @@ def _check_host(url: str) -> str:
     parts = urlsplit(url.rstrip("/"))
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise GatewayError(f"Host {url!r} is not a base URL such as 'https://www.isms.com.my'.")
-    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+    # .test is reserved for testing (RFC 6761): no real server can have it.
+    local = parts.hostname in _LOOPBACK or (parts.hostname or "").endswith(".test")
+    if parts.scheme == "http" and not local:
         raise GatewayError(
             f"Host {url!r} uses plain http: the password would cross the network unencrypted. "
             f"Use https (plain http is allowed only for loopback test servers)."

@@ -1,0 +1,566 @@
+"""A stand-in for the iSMS gateway that follows the spec to the letter.
+
+Use it two ways:
+
+- in-process, as an httpx transport (fast tests)::
+
+      sim = Simulator()
+      gw = Gateway("demo", "demo", hosts=sim.hosts, transport=sim.transport())
+
+- as real HTTP servers on loopback, one port per host (the demo, notebooks,
+  process-level tests, ``isms-campaigns simulator``)::
+
+      with sim.serve(port=0) as urls:
+          gw = Gateway("demo", "demo", hosts=urls)
+
+Every code path of the spec is reachable through the :class:`Account`
+settings and the message content; per-host :class:`Fault` s reproduce the
+failures that make sending hard (refused, hung, dropped before or after
+acting, HTTP 5xx, latency). The :attr:`Simulator.ledger` records every
+message accepted, so a test can check that each went out exactly once.
+Accepted messages can produce delivery-report callbacks in the spec's URL
+form, written to a log and/or pushed to a callback URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import json
+import math
+import random
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import httpx
+
+FaultKind = Literal["ok", "refuse", "hang", "drop-before", "drop-after", "5xx"]
+_DSTNO = re.compile(r"^[0-9]{8,15}$")
+
+
+@dataclass
+class Account:
+    """One iSMS account as the gateway sees it. ``balance=None`` is postpaid."""
+
+    username: str = "demo"
+    password: str = "demo"
+    balance: int | None = 1_000_000
+    whitelisted: bool = True
+    suspended: bool = False
+    terms_accepted: bool = False  # until then every request needs agreedterm=YES
+
+
+@dataclass
+class Fault:
+    """How one host misbehaves. ``latency`` (s) is added before answering."""
+
+    kind: FaultKind = "ok"
+    latency: float = 0.0
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """A message the gateway accepted and pushed to the telco."""
+
+    dstno: str
+    msg: str
+    type: int
+    sms_id: str
+    host: str
+    credits: int
+
+
+@dataclass
+class DlrPlan:
+    """Delivery reports to produce for accepted messages.
+
+    ``mix`` weights final statuses (``None`` = no report ever arrives);
+    ``pending`` is the share that first reports PENDING; ``repeat`` the share
+    whose final report arrives twice; reports arrive after ``delay`` seconds
+    (uniform between the two bounds).
+    """
+
+    mix: Mapping[str | None, float] = field(
+        default_factory=lambda: {
+            "DELIVERED": 0.86,
+            "UNDELIVERED": 0.06,
+            "ACCEPTED": 0.03,
+            None: 0.05,
+        }
+    )
+    pending: float = 0.1
+    repeat: float = 0.05
+    delay: tuple[float, float] = (0.0, 0.0)
+
+
+class Simulator:
+    """The gateway double: accounts, hosts, faults, ledger and DLRs."""
+
+    def __init__(
+        self,
+        accounts: Sequence[Account] = (Account(),),
+        *,
+        hosts: int = 4,
+        prohibited_words: Sequence[str] = ("casino", "judi"),
+        rates: Mapping[int, int] | None = None,
+        dlr: DlrPlan | None = None,
+        callback_log: str | Path | None = None,
+        callback_url: str | None = None,
+        seed: int = 0,
+        first_sms_id: int = 1_143_007_207,
+        hang_seconds: float = 30.0,
+    ) -> None:
+        self.accounts = {a.username: a for a in accounts}
+        self.hosts = [f"http://sim-host-{i + 1}.test" for i in range(hosts)]
+        self.faults: dict[str, Fault] = {h: Fault() for h in self.hosts}
+        self.prohibited = [w.lower() for w in prohibited_words]
+        self.rates = dict(rates or {60: 1})
+        self.ledger: list[LedgerEntry] = []
+        self.requests: list[tuple[str, str]] = []  # (host, path) of every request seen
+        self.hang_seconds = hang_seconds
+        self._ids = itertools.count(first_sms_id)
+        self._lock = threading.Lock()
+        self._rng = random.Random(seed)
+        self._dlr = _DlrDispatcher(dlr, callback_log, callback_url) if dlr else None
+        self._servers: dict[str, _Server] = {}
+        self._addresses: dict[str, tuple[str, int]] = {}
+
+    # -- configuration ---------------------------------------------------------
+
+    def set_fault(self, host: int | str, kind: FaultKind, latency: float = 0.0) -> None:
+        """Make host (index or URL) misbehave; ``"ok"`` restores it."""
+        name = self.hosts[host] if isinstance(host, int) else host
+        self.faults[name] = Fault(kind, latency)
+        if name in self._addresses:  # serving: open or close the real port
+            if kind == "refuse":
+                self._stop(name)
+            elif name not in self._servers:
+                self._start(name, self._addresses[name])
+
+    def close(self) -> None:
+        """Stop the DLR dispatcher (pending reports are flushed first)."""
+        if self._dlr:
+            self._dlr.close()
+
+    # -- the gateway's behaviour -------------------------------------------------
+
+    def handle(
+        self, host: str, method: str, path: str, params: Mapping[str, str], body: bytes
+    ) -> tuple[int, str, str]:
+        """Answer one request: (HTTP status, content type, body)."""
+        with self._lock:
+            self.requests.append((host, path))
+        endpoint = path.rsplit("/", 1)[-1]
+        if endpoint == "isms_send_json.php":
+            return 200, "application/json", self._send_json(host, method, body)
+        if endpoint in ("isms_send_all_id.php", "RESTAPI.php"):
+            return 200, "text/plain", self._send_classic(host, params)
+        if endpoint == "isms_balance_json.php":
+            return 200, "application/json", self._balance(body)
+        return 404, "text/html", "<html><body><h1>404 Not Found</h1></body></html>"
+
+    def _account_error(self, un: str | None, pwd: str | None, agreed: str | None) -> int | None:
+        if not un or not pwd:
+            return -1008
+        account = self.accounts.get(un)
+        if account is None or account.password != pwd:
+            return -1001
+        if account.suspended:
+            return -1002
+        if not account.whitelisted:
+            return -1003
+        if not account.terms_accepted and (agreed or "").upper() != "YES":
+            return -1013
+        return None
+
+    def _row_code(self, dstno: str, msg: str, kind: int) -> int:
+        if not _DSTNO.match(dstno) or not msg:
+            return -1008
+        if len(msg) > 700:
+            return -1006
+        lowered = msg.lower()
+        if any(word in lowered for word in self.prohibited):
+            return -1009
+        if kind == 1 and not msg.isascii():
+            return -1012
+        return 2000
+
+    def credits(self, dstno: str, msg: str, kind: int) -> int:
+        """The spec's billing rule: parts × the country's rate (1 when unlisted)."""
+        length = len(msg) if kind == 1 else len(msg.encode("utf-16-le")) // 2
+        parts = max(1, math.ceil(length / (153 if kind == 1 else 63)))
+        rate = next((r for cc, r in self.rates.items() if dstno.startswith(str(cc))), 1)
+        return parts * rate
+
+    def _send_json(self, host: str, method: str, body: bytes) -> str:
+        if method != "POST":
+            return _error(-1015)
+        try:
+            data = json.loads(body)
+            assert isinstance(data, dict)
+        except (ValueError, AssertionError):
+            return _error(-1014)
+        code = self._account_error(data.get("un"), data.get("pwd"), data.get("agreedterm"))
+        if code:
+            return _error(code)
+        kind = str(data.get("type", ""))
+        if kind not in ("1", "2"):
+            return _error(-1005)
+        messages = data.get("messages")
+        if not isinstance(messages, list) or not messages:
+            return _error(-1008)
+        rows = [
+            (n.strip(), str(m.get("msg", "")))
+            for m in messages
+            if isinstance(m, dict)
+            for n in re.split(r"[;,]", str(m.get("dstno", "")))
+            if n.strip()
+        ]
+        if len(rows) > 50:
+            return _error(-1010)
+        results, charged = self._accept(data["un"], host, rows, int(kind))
+        if isinstance(results, int):
+            return _error(results)
+        sent = sum(r["code"] == 2000 for r in results)
+        failed = len(results) - sent
+        partial = failed > 0
+        return json.dumps(
+            {
+                "status": "partial" if partial else "success",
+                "code": 2000,
+                "message": f"2000 = PARTIAL SUCCESS ({sent} SENT, {failed} FAILED)"
+                if partial
+                else "2000 = SUCCESS",
+                "total_messages": len(results),
+                "total_success": sent,
+                "total_failed": failed,
+                "total_credits_used": charged,
+                "results": results,
+            }
+        )
+
+    def _accept(
+        self, username: str, host: str, rows: Sequence[tuple[str, str]], kind: int
+    ) -> tuple[list[dict[str, Any]] | int, int]:
+        """Check credits for the whole request, then send row by row (spec order)."""
+        codes = [self._row_code(d, m, kind) for d, m in rows]
+        cost = [
+            self.credits(d, m, kind) if c == 2000 else 0
+            for (d, m), c in zip(rows, codes, strict=True)
+        ]
+        with self._lock:
+            account = self.accounts[username]
+            if account.balance is not None and account.balance < sum(cost):
+                return -1004, 0
+            results: list[dict[str, Any]] = []
+            for (dstno, msg), code, credits in zip(rows, codes, cost, strict=True):
+                if code != 2000:
+                    results.append({"dstno": dstno, "code": code, "status": _status(code)})
+                    continue
+                sms_id = str(next(self._ids))
+                self.ledger.append(LedgerEntry(dstno, msg, kind, sms_id, host, credits))
+                if account.balance is not None:
+                    account.balance -= credits
+                results.append(
+                    {
+                        "dstno": dstno,
+                        "code": 2000,
+                        "status": f"2000 = SUCCESS:{sms_id}|",
+                        "sms_id": sms_id,
+                    }
+                )
+                if self._dlr:
+                    self._dlr.schedule(dstno, sms_id, self._rng)
+        return results, sum(cost)
+
+    def _send_classic(self, host: str, params: Mapping[str, str]) -> str:
+        code = self._account_error(params.get("un"), params.get("pwd"), params.get("agreedterm"))
+        if code:
+            return str(code)
+        kind = params.get("type", "")
+        if kind not in ("1", "2"):
+            return "-1005"
+        numbers = [n.strip() for n in params.get("dstno", "").split(";") if n.strip()]
+        if not numbers:
+            return "-1008"
+        msg = params.get("msg", "")
+        results, _ = self._accept(params["un"], host, [(n, msg) for n in numbers], int(kind))
+        if isinstance(results, int):
+            return str(results)
+        return "".join(
+            f"2000 = SUCCESS:{r['sms_id']}|" if r["code"] == 2000 else f"{r['code']}|"
+            for r in results
+        )
+
+    def _balance(self, body: bytes) -> str:
+        try:
+            data = json.loads(body)
+            assert isinstance(data, dict)
+        except (ValueError, AssertionError):
+            return _error(-1014)
+        code = self._account_error(data.get("un"), data.get("pwd"), "YES")
+        if code:
+            return _error(code)
+        account = self.accounts[data["un"]]
+        if account.balance is None:
+            return "INVALID ACCOUNT TYPE"
+        return json.dumps(
+            {
+                "status": "success",
+                "code": 0,
+                "username": account.username,
+                "balance": str(account.balance),
+            }
+        )
+
+    # -- as an httpx transport ----------------------------------------------------
+
+    def transport(self) -> SimulatorTransport:
+        """An httpx transport (sync and async) serving every host in-process."""
+        return SimulatorTransport(self)
+
+    # -- as real servers on loopback ----------------------------------------------
+
+    @contextlib.contextmanager
+    def serve(self, port: int = 0, host: str = "127.0.0.1") -> Iterator[list[str]]:
+        """Serve each host on its own loopback port (``port``, ``port+1``, … or free ports).
+
+        Yields the base URLs; ``self.hosts`` becomes them too, so faults and
+        ledger entries name real URLs. A host whose fault is ``refuse`` has its
+        listening socket closed, so connections to it are really refused.
+        """
+        for i, old in enumerate(list(self.hosts)):
+            server = self._start(None, (host, port + i if port else 0))
+            self.faults[server.url] = self.faults.pop(old)
+            self.hosts[i] = server.url
+        for url in self.hosts:
+            if self.faults[url].kind == "refuse":
+                self._stop(url)
+        try:
+            yield list(self.hosts)
+        finally:
+            for url in list(self._servers):
+                self._stop(url)
+
+    def _start(self, url: str | None, address: tuple[str, int]) -> _Server:
+        server = _Server(address, _Handler)
+        server.simulator = self
+        server.url = url or f"http://{address[0]}:{server.server_address[1]}"
+        self._addresses[server.url] = (address[0], server.server_address[1])
+        self._servers[server.url] = server
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        return server
+
+    def _stop(self, url: str) -> None:
+        server = self._servers.pop(url, None)
+        if server is not None:
+            server.stopping.set()
+            server.shutdown()
+            server.server_close()
+
+
+def _error(code: int) -> str:
+    return json.dumps({"status": "error", "code": code, "message": _status(code)})
+
+
+_NAMES = {
+    -1000: "UNKNOWN ERROR",
+    -1001: "AUTHENTICATION FAILED",
+    -1002: "ACCOUNT SUSPENDED / EXPIRED",
+    -1003: "IP NOT ALLOWED",
+    -1004: "INSUFFICIENT CREDITS",
+    -1005: "INVALID SMS TYPE",
+    -1006: "INVALID BODY LENGTH",
+    -1007: "INVALID HEX BODY",
+    -1008: "MISSING PARAMETER",
+    -1009: "INVALID MESSAGE CONTENT",
+    -1010: "MAXIMUM DESTINATION NUMBERS EXCEEDED",
+    -1012: "INVALID MESSAGE TYPE",
+    -1013: "INVALID TERM AND AGREEMENT",
+    -1014: "INVALID JSON FORMAT",
+    -1015: "INVALID REQUEST METHOD",
+}
+
+
+def _status(code: int) -> str:
+    return f"{code} = {_NAMES.get(code, 'ERROR')}"
+
+
+class SimulatorTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """The simulator behind httpx, faults included, without sockets."""
+
+    def __init__(self, simulator: Simulator) -> None:
+        self.simulator = simulator
+
+    def _fault(self, request: httpx.Request) -> tuple[str, Fault]:
+        host = f"{request.url.scheme}://{request.url.netloc.decode()}"
+        return host, self.simulator.faults.get(host, Fault("refuse"))
+
+    def _answer(self, request: httpx.Request, host: str, fault: Fault) -> httpx.Response:
+        if fault.kind == "refuse":
+            raise httpx.ConnectError("Connection refused", request=request)
+        if fault.kind == "hang":
+            raise httpx.ReadTimeout("The gateway did not answer", request=request)
+        if fault.kind == "drop-before":
+            raise httpx.RemoteProtocolError("Server disconnected", request=request)
+        if fault.kind == "5xx":
+            return httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>")
+        params = dict(parse_qsl(request.url.query.decode()))
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            params.update(parse_qsl(request.content.decode()))
+        status, ctype, body = self.simulator.handle(
+            host, request.method, request.url.path, params, request.content
+        )
+        if fault.kind == "drop-after":  # acted, but the answer never arrives
+            raise httpx.RemoteProtocolError("Server disconnected", request=request)
+        return httpx.Response(status, text=body, headers={"content-type": ctype})
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        host, fault = self._fault(request)
+        request.read()
+        if fault.latency:
+            time.sleep(fault.latency)
+        return self._answer(request, host, fault)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        host, fault = self._fault(request)
+        await request.aread()
+        if fault.latency:
+            await asyncio.sleep(fault.latency)
+        return self._answer(request, host, fault)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    simulator: Simulator
+    url: str
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.stopping = threading.Event()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep the test output clean
+        return
+
+    def _serve(self) -> None:
+        sim = self.server.simulator
+        fault = sim.faults.get(self.server.url, Fault())
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if fault.latency:
+            time.sleep(fault.latency)
+        if fault.kind == "drop-before":
+            self.close_connection = True
+            return
+        if fault.kind == "hang":
+            self.server.stopping.wait(sim.hang_seconds)
+            self.close_connection = True
+            return
+        if fault.kind == "5xx":
+            self._reply(502, "text/html", "<html><body>502 Bad Gateway</body></html>")
+            return
+        parts = urlsplit(self.path)
+        params = dict(parse_qsl(parts.query))
+        if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+            params.update(parse_qsl(body.decode()))
+        status, ctype, text = sim.handle(self.server.url, self.command, parts.path, params, body)
+        if fault.kind == "drop-after":
+            self.close_connection = True
+            return
+        self._reply(status, ctype, text)
+
+    def _reply(self, status: int, ctype: str, text: str) -> None:
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", f"{ctype}; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = _serve
+    do_POST = _serve
+
+
+class _DlrDispatcher:
+    """Delivers scheduled delivery reports from a background thread."""
+
+    def __init__(self, plan: DlrPlan, log: str | Path | None, url: str | None) -> None:
+        self.plan = plan
+        self.log = Path(log) if log else None
+        self.url = url
+        self._queue: list[tuple[float, int, str]] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._client = httpx.Client(timeout=5.0) if url else None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def schedule(self, dstno: str, sms_id: str, rng: random.Random) -> None:
+        statuses, weights = zip(*self.plan.mix.items(), strict=True)
+        final = rng.choices(statuses, weights)[0]
+        if final is None:
+            return
+        now = time.time()
+        lo, hi = self.plan.delay
+        events = []
+        if rng.random() < self.plan.pending:
+            events.append((now + lo, "PENDING"))
+        due = now + rng.uniform(lo, hi)
+        events.append((due, final))
+        if rng.random() < self.plan.repeat:
+            events.append((due + rng.uniform(0, hi - lo), final))
+        with self._cond:
+            for when, status in events:
+                query = urlencode({"msisdn": dstno, "trx_id": sms_id, "dn_status": status})
+                heapq.heappush(self._queue, (when, next(self._seq), query))
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                when, _, query = self._queue[0]
+                wait = when - time.time()
+                if wait > 0 and not self._closed:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._queue)
+            self._deliver(query)
+
+    def _deliver(self, query: str) -> None:
+        if self.log:
+            stamp = datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+            with self.log.open("a", encoding="utf-8") as handle:
+                handle.write(f'127.0.0.1 - - [{stamp}] "GET /dlr?{query} HTTP/1.1" 200 2\n')
+        if self._client and self.url:
+            sep = "&" if "?" in self.url else "?"
+            with contextlib.suppress(httpx.HTTPError):
+                self._client.get(f"{self.url}{sep}{query}")
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout=30)
+        if self._client:
+            self._client.close()
