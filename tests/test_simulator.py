@@ -214,3 +214,16 @@ def test_dlr_callbacks_to_a_log_and_a_url(tmp_path: Path) -> None:
         while len(receiver.requests) < 6 and time.time() < deadline:
             time.sleep(0.05)
         assert receiver.requests.count((url, "/dlr")) == 6
+
+
+def test_slow_host_times_out_after_acting(served: Simulator) -> None:
+    # The gateway sends, then answers too late: the client cannot know, so Unknown.
+    served.set_fault(0, "ok", latency=0.5)
+    with Gateway("demo", "demo", hosts=served.hosts, timeout=0.2) as gw:
+        reply = gw.send_json(one(), type=1)
+    assert isinstance(reply.result, Unknown) and "read timeout" in reply.result.cause
+    deadline = time.time() + 3
+    while not served.ledger and time.time() < deadline:
+        time.sleep(0.05)
+    assert len(served.ledger) == 1  # it did go out: exactly why it is not resent
+    assert len(reply.attempts) == 1
