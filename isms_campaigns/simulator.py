@@ -108,7 +108,7 @@ class Simulator:
 
     def __init__(
         self,
-        accounts: Sequence[Account] = (Account(),),
+        accounts: Sequence[Account] | None = None,
         *,
         hosts: int = 4,
         prohibited_words: Sequence[str] = ("casino", "judi"),
@@ -120,7 +120,8 @@ class Simulator:
         first_sms_id: int = 1_143_007_207,
         hang_seconds: float = 30.0,
     ) -> None:
-        self.accounts = {a.username: a for a in accounts}
+        # A fresh default account each time: balances change as messages go out.
+        self.accounts = {a.username: a for a in (accounts or [Account()])}
         self.hosts = [f"http://sim-host-{i + 1}.test" for i in range(hosts)]
         self.faults: dict[str, Fault] = {h: Fault() for h in self.hosts}
         self.prohibited = [w.lower() for w in prohibited_words]

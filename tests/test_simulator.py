@@ -227,3 +227,10 @@ def test_slow_host_times_out_after_acting(served: Simulator) -> None:
         time.sleep(0.05)
     assert len(served.ledger) == 1  # it did go out: exactly why it is not resent
     assert len(reply.attempts) == 1
+
+
+def test_each_simulator_has_its_own_default_account() -> None:
+    first = Simulator()
+    gateway(first).send_json(one(), type=1)
+    assert Simulator().accounts["demo"].balance == 1_000_000
+    assert first.accounts["demo"].balance == 1_000_000 - 1
