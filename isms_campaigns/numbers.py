@@ -438,25 +438,19 @@ def _is_home_reading_safe(home: _Home) -> pl.Expr:
     if not home.simple:
         return pl.lit(True)
     bare = ~raw.str.starts_with("+") & ~raw.str.starts_with(home.idd or "+")
-    shortest = min(
-        (len(home.country_code) + n for n in (_mobiles(int(home.country_code)) or _NO).lengths),
-        default=0,
-    )
-    if shortest > home.general_max:
+    mobiles = _mobiles(int(home.country_code))
+    lengths = mobiles.lengths if mobiles else ()
+    if min((len(home.country_code) + n for n in lengths), default=0) > home.general_max:
         return pl.lit(True)
-    national = pl.col("intl").str.slice(len(home.country_code))
     digits = pl.col("cleaned")
     read_as_national = (
         bare
         & digits.str.starts_with(home.country_code)
         & digits.str.contains(home.general).fill_null(False)
         & (digits.str.len_chars() <= home.general_max)
-        & national.is_not_null()
+        & pl.col("intl").is_not_null()
     )
     return ~read_as_national
-
-
-_NO = _Mobiles(0, "", "", (), "")
 
 
 def _country_expr(codes: Sequence[_Mobiles]) -> pl.Expr:

@@ -136,7 +136,8 @@ def render_exprs(
     warnings: list[pl.Expr] = []
     fixed_text = []  # the template's own text and fallbacks: checked once, here
     controls: list[pl.Expr] = []
-    for piece in parse_template(template):
+    pieces = parse_template(template)
+    for piece in pieces:
         if piece.token is None:
             parts.append(pl.lit(piece.text, pl.String))
             fixed_text.append(piece.text)
@@ -157,7 +158,7 @@ def render_exprs(
         controls.append(value.str.contains(CONTROL).fill_null(False))
     control = pl.any_horizontal(pl.lit(bool(re.search(CONTROL, "".join(fixed_text)))), *controls)
     no_warning = pl.repeat(pl.lit(None, pl.String), pl.len())
-    if not any(p.token for p in parse_template(template)):  # plain text: the same for every row
+    if not any(p.token for p in pieces):  # plain text: the same for every row
         return Rendered(pl.repeat(pl.lit(template, pl.String), pl.len()), no_warning, control)
     msg = pl.concat_str(parts, ignore_nulls=True)
     if not warnings:

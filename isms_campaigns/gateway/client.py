@@ -21,7 +21,7 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import httpx
@@ -75,10 +75,6 @@ class Reply:
     @property
     def host(self) -> str | None:
         return self.attempts[-1].host if self.attempts else None
-
-
-class _Unreached(Exception):
-    """The request never reached a server: safe to try the next host."""
 
 
 def _classify(exc: httpx.HTTPError) -> tuple[bool, str]:
@@ -301,17 +297,18 @@ class Gateway:
 
     def balance(self) -> int | None:
         """Credits left, or None for a postpaid account. Tries every host."""
-        attempts: list[str] = []
+        reads = _BalanceReads()
         for url in self._urls(BALANCE_HOSTS, BALANCE_PATH):
             try:
-                response = self.client.post(url, json=self._balance_body())
+                outcome: httpx.Response | httpx.HTTPError = self.client.post(
+                    url, json=self._balance_body()
+                )
             except httpx.HTTPError as exc:
-                attempts.append(f"{_host(url)}: {_classify(exc)[1]}")
-                continue
-            outcome = self._balance_outcome(response, url, attempts)
-            if not isinstance(outcome, _Unreached):
-                return outcome
-        raise GatewayError("Could not read the balance: " + "; ".join(attempts))
+                outcome = exc
+            done, credits = reads.record(url, outcome)
+            if done:
+                return credits
+        return reads.exhausted()
 
     # -- asynchronous ---------------------------------------------------------
 
@@ -368,37 +365,56 @@ class Gateway:
 
     async def abalance(self) -> int | None:
         """:meth:`balance`, asynchronously."""
-        attempts: list[str] = []
+        reads = _BalanceReads()
         for url in self._urls(BALANCE_HOSTS, BALANCE_PATH):
             try:
-                response = await self.aclient.post(url, json=self._balance_body())
+                outcome: httpx.Response | httpx.HTTPError = await self.aclient.post(
+                    url, json=self._balance_body()
+                )
             except httpx.HTTPError as exc:
-                attempts.append(f"{_host(url)}: {_classify(exc)[1]}")
-                continue
-            outcome = self._balance_outcome(response, url, attempts)
-            if not isinstance(outcome, _Unreached):
-                return outcome
-        raise GatewayError("Could not read the balance: " + "; ".join(attempts))
+                outcome = exc
+            done, credits = reads.record(url, outcome)
+            if done:
+                return credits
+        return reads.exhausted()
 
     # -- shared by both -------------------------------------------------------
 
     def _balance_body(self) -> dict[str, str]:
         return {"un": self.username, "pwd": self.__password}
 
-    def _balance_outcome(
-        self, response: httpx.Response, url: str, attempts: list[str]
-    ) -> int | _Unreached | None:
-        if response.status_code >= 500:
-            attempts.append(f"{_host(url)}: HTTP {response.status_code}")
-            return _Unreached()
-        outcome = parse_balance(response.text)
-        if isinstance(outcome, Rejected):
-            info = describe(outcome.code)
-            raise GatewayError(f"Balance refused: {outcome.code} {info.meaning}. {info.what_to_do}")
-        if isinstance(outcome, Unknown):
-            attempts.append(f"{_host(url)}: {outcome.cause}")
-            return _Unreached()
-        return outcome
+
+class _BalanceReads:
+    """The balance rule, apart from the I/O: a read may try every host.
+
+    ``record`` returns ``(True, credits)`` when a host answered for the
+    account (None credits = postpaid), ``(False, None)`` to try the next one.
+    A refusal (bad password …) is raised at once: another host would say the same.
+    """
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def record(
+        self, url: str, outcome: httpx.Response | httpx.HTTPError
+    ) -> tuple[bool, int | None]:
+        if not isinstance(outcome, httpx.Response):
+            self.problems.append(f"{_host(url)}: {_classify(outcome)[1]}")
+            return False, None
+        if outcome.status_code >= 500:
+            self.problems.append(f"{_host(url)}: HTTP {outcome.status_code}")
+            return False, None
+        parsed = parse_balance(outcome.text)
+        if isinstance(parsed, Rejected):
+            info = describe(parsed.code)
+            raise GatewayError(f"Balance refused: {parsed.code} {info.meaning}. {info.what_to_do}")
+        if isinstance(parsed, Unknown):
+            self.problems.append(f"{_host(url)}: {parsed.cause}")
+            return False, None
+        return True, parsed
+
+    def exhausted(self) -> NoReturn:
+        raise GatewayError("Could not read the balance: " + "; ".join(self.problems))
 
 
 class _Failover:
