@@ -16,12 +16,15 @@ from .errors import (
     GatewayError,
     IsmsError,
     PlanError,
+    SendError,
     StoreError,
     TemplateError,
 )
 from .gateway.client import Gateway
 from .numbers import normalise_numbers
 from .render import parse_template
+from .send import SendReport
+from .store import Store
 
 try:
     __version__ = version("isms_campaigns")
@@ -37,6 +40,9 @@ __all__ = [
     "GatewayError",
     "IsmsError",
     "PlanError",
+    "SendError",
+    "SendReport",
+    "Store",
     "StoreError",
     "TemplateError",
     "__version__",

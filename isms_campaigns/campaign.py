@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -31,6 +31,11 @@ from .encoding import (
 from .errors import ContactsError, PlanError
 from .numbers import find_number_column, normalise_numbers
 from .render import Rendered, finish_warnings, render_exprs
+
+if TYPE_CHECKING:
+    from .gateway.client import Gateway
+    from .send import SendReport
+    from .store import Store
 
 # Columns of Campaign.messages, in order.
 MESSAGE_COLUMNS = (
@@ -227,6 +232,47 @@ class Campaign:
         price = self.billing.price_per_credit
         return out.with_columns(
             cost_rm=None if price is None else (pl.col("credits") * price).round(2)
+        )
+
+    # -- sending ----------------------------------------------------------------
+
+    def send(
+        self,
+        gateway: Gateway,
+        store: Store,
+        *,
+        concurrency: int = 4,
+        dry_run: bool = False,
+        test_numbers: Sequence[str] | None = None,
+        requests_per_second: float | None = None,
+        check_balance: bool = True,
+        progress: bool = True,
+    ) -> SendReport:
+        """Send the sendable rows in 50-number requests, recording everything in ``store``.
+
+        Call it again to resume: what was sent is skipped, requests that may
+        have gone out (``unknown``) are never sent again on their own. Stops
+        on account problems (credits, IP, password, terms) with what to do.
+
+        ``dry_run=True`` returns the exact request payloads (password
+        ``***``) and sends nothing. ``test_numbers=[…]`` sends the first
+        message of each type (or A/B variant) to those numbers only, recorded
+        as a test campaign. ``check_balance=False`` skips the balance check.
+        ``requests_per_second`` caps the request rate. Ctrl-C (or a kernel
+        interrupt) stops cleanly: the requests in flight finish and are kept.
+        """
+        from .send import send_campaign
+
+        return send_campaign(
+            self,
+            gateway,
+            store,
+            concurrency=concurrency,
+            dry_run=dry_run,
+            test_numbers=test_numbers,
+            requests_per_second=requests_per_second,
+            check_balance=check_balance,
+            progress=progress,
         )
 
     def _notes(self) -> list[str]:

@@ -8,6 +8,7 @@ not an exception. Exceptions are for input we cannot use and for misuse::
     ├── TemplateError         a message template with an unknown token
     ├── PlanError             a campaign setting that cannot work (sender ID …)
     ├── GatewayError          the gateway client was misused or misconfigured
+    ├── SendError             a send refused before it started (balance short …)
     └── StoreError            the DuckDB store cannot be used (in use, newer …)
 
 Every message says what was wrong, with the offending value, and what to do.
@@ -36,6 +37,10 @@ class PlanError(IsmsError, ValueError):
 
 class GatewayError(IsmsError):
     """The gateway client cannot be used as asked (missing credentials …)."""
+
+
+class SendError(IsmsError):
+    """A send that was refused before anything went out (credits short, …)."""
 
 
 class StoreError(IsmsError):

@@ -1,4 +1,4 @@
-"""The iSMS gateway boundary: codes, response parsing (client and simulator to come)."""
+"""The iSMS gateway boundary: codes, response parsing and the client."""
 
 from .codes import CODES, Code, describe
 from .responses import (
@@ -7,6 +7,7 @@ from .responses import (
     SendResult,
     Sent,
     Unknown,
+    Unreached,
     match_results,
     parse_balance,
     parse_send,
@@ -20,6 +21,7 @@ __all__ = [
     "SendResult",
     "Sent",
     "Unknown",
+    "Unreached",
     "describe",
     "match_results",
     "parse_balance",

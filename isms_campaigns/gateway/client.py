@@ -28,7 +28,7 @@ import httpx
 
 from ..errors import GatewayError
 from .codes import describe
-from .responses import Rejected, SendResult, Unknown, parse_balance, parse_send
+from .responses import Rejected, SendResult, Unknown, Unreached, parse_balance, parse_send
 
 JSON_HOSTS = (
     "https://www.isms.com.my",
@@ -443,10 +443,13 @@ class _Failover:
         return Reply(Unknown(cause), tuple(self.attempts))
 
     def exhausted(self) -> Reply:
-        return Reply(Unknown("no host could be reached; nothing was sent"), tuple(self.attempts))
+        causes = "; ".join(f"{a.host}: {a.error}" for a in self.attempts)
+        return Reply(Unreached(f"no host could be reached ({causes})"), tuple(self.attempts))
 
 
 def _split_numbers(dstno: str) -> list[str]:
+    if ";" not in dstno and "," not in dstno:  # the usual case, without a regex
+        return [dstno.strip()] if dstno.strip() else []
     return [n.strip() for n in re.split(r"[;,]", dstno) if n.strip()]
 
 

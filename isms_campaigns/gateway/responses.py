@@ -8,7 +8,9 @@ A send ends in exactly one of:
 - :class:`Rejected`: a top-level error code; nothing was sent;
 - :class:`Unknown`: we cannot tell whether anything was sent (timeout after
   the request left, reset, HTTP 5xx, a body we cannot read). Never resent
-  automatically.
+  automatically;
+- :class:`Unreached`: no host could be reached at all, so nothing was sent
+  (the client's failover gives this; a body never does).
 
 Shapes handled: JSON success / partial / error (an error has no
 ``results``), a bare code (``-1001``), classic ``2000 = SUCCESS:1143007207``,
@@ -83,7 +85,15 @@ class Unknown:
     outcome: str = "unknown"
 
 
-SendResult = Sent | Rejected | Unknown
+@dataclass(frozen=True)
+class Unreached:
+    """Every host refused the connection or timed out connecting: nothing was sent."""
+
+    cause: str
+    outcome: str = "unreached"
+
+
+SendResult = Sent | Rejected | Unknown | Unreached
 
 _CODE_TOKEN = re.compile(r"^(-?\d{4})(?:\s*=.*)?$", re.S)  # "2000 = SUCCESS:1", "-1001"
 _WORD_TOKEN = re.compile(r"^[A-Za-z][A-Za-z ]*(?::.*)?$", re.S)  # "SUCCESS:1", "SUCCESS:"
@@ -197,6 +207,8 @@ def match_results(
     """
     if len(rows) != len(sent):
         return None
+    if all(r.dstno == n for r, n in zip(rows, sent, strict=True)):
+        return tuple(rows)  # the usual case: the gateway echoed our numbers in order
     out: list[RecipientResult | None] = [None] * len(sent)
     free = list(range(len(rows)))
     positions: dict[str, list[int]] = {}

@@ -1,0 +1,583 @@
+"""``Store``: every plan, request, result and delivery report, in DuckDB.
+
+>>> store = Store(":memory:")
+>>> store.sql("select count(*) as n from messages")["n"].item()
+0
+
+What users query are four views with stable names and columns, documented
+in the README: ``campaigns``, ``messages``, ``batches`` and ``dlr_events``
+(the last from schema version 2). The tables behind them (``ic_*``) are ours
+and may change between versions; the schema is upgraded in place when an
+older file is opened.
+
+Writes are append-only and bulk: a plan is one insert of its messages, and
+every state change of a request (``in_flight`` before it leaves, its results
+after) is a row of ``ic_sends`` written with the others of the same moment
+in one transaction. A message's state is derived from those rows, never
+updated in place, so the history of every request stays in the file.
+
+Only this module runs SQL; every query is parameterised. Passwords never
+reach it: nothing the gateway client holds is written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from .errors import PlanError, StoreError
+
+# Each migration takes the schema from version i to i + 1. Never edit one
+# that has shipped: add the next.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    create table ic_campaigns (
+        campaign varchar primary key,
+        kind varchar not null,            -- 'campaign' or 'test'
+        parent varchar,                   -- for a test send: the campaign it tests
+        created_at timestamptz not null,
+        template varchar,
+        sender_id varchar,
+        send_later varchar,
+        message_type tinyint,
+        region varchar,
+        smart_ascii boolean,
+        rows bigint not null,
+        sendable bigint not null,
+        credits_estimated bigint not null
+    );
+    create table ic_messages (
+        campaign varchar not null,
+        row uinteger not null,
+        number varchar,
+        dstno varchar,
+        country varchar,
+        operator varchar,
+        msg varchar,
+        type tinyint,
+        length integer,
+        parts integer,
+        credits integer,
+        problem varchar,
+        warning varchar,
+        variant varchar,
+        chunk integer                     -- null for rows that are skipped
+    );
+    create table ic_chunks (
+        campaign varchar not null,
+        chunk integer not null,
+        type tinyint not null,
+        sendid varchar,
+        sendlater varchar,
+        numbers integer not null,
+        messages integer not null,
+        credits_estimated integer not null
+    );
+    -- One row per state change of a chunk: 'in_flight' before its request,
+    -- then 'sent' / 'unknown' / 'planned' (rejected, nothing sent) with what
+    -- the gateway said; 'resend' / 'settled' when a user resolves an unknown.
+    create table ic_sends (
+        seq bigint not null,
+        campaign varchar not null,
+        chunk integer not null,
+        state varchar not null,
+        recorded_at timestamptz not null,
+        started_at timestamptz,
+        outcome varchar,
+        code integer,
+        message varchar,
+        cause varchar,
+        credits_charged integer,
+        attempts struct(host varchar, elapsed_ms double, http_status integer, error varchar)[],
+        results struct(row uinteger, dstno varchar, code integer, status varchar, sms_id varchar)[]
+    );
+    """,
+)
+
+# Views are not data: they are replaced on every open, so they always match
+# this version of the code.
+VIEWS = """
+create or replace view ic_chunk_state as
+    select campaign, chunk, arg_max(state, seq) as state, max(recorded_at) as updated_at
+    from ic_sends group by campaign, chunk;
+
+create or replace view ic_latest_result as
+    select campaign, r.row as row, arg_max(r.code, seq) as code,
+           arg_max(r.status, seq) as status, arg_max(r.sms_id, seq) as sms_id,
+           arg_max(recorded_at, seq) as recorded_at
+    from (select seq, campaign, recorded_at, unnest(results) as r
+          from ic_sends where results is not null)
+    group by campaign, r.row;
+
+create or replace view messages as
+    select m.campaign, m.row, m.dstno, m.msg, m.type, m.parts, m.credits, m.operator,
+           m.country, m.problem, m.warning, m.chunk,
+           case when m.problem is not null then 'skipped'
+                when r.code = 2000 then 'submitted'
+                when r.code is not null then 'failed'
+                when s.state in ('in_flight', 'unknown', 'settled') then 'unknown'
+                else 'planned' end as state,
+           r.code, r.status, r.sms_id,
+           case when r.code = 2000 then r.recorded_at end as submitted_at,
+           null::varchar as dlr_status, null::varchar as dlr_class, null::timestamptz as dlr_at
+    from ic_messages m
+    left join ic_chunk_state s on s.campaign = m.campaign and s.chunk = m.chunk
+    left join ic_latest_result r on r.campaign = m.campaign and r.row = m.row;
+
+create or replace view batches as
+    select s.campaign, s.chunk, s.seq as batch, s.started_at, s.recorded_at as finished_at,
+           s.attempts[len(s.attempts)].host as host, len(s.attempts) as tries,
+           s.attempts[len(s.attempts)].http_status as http_status,
+           s.outcome, s.code, s.message, s.cause, c.type, c.numbers,
+           c.credits_estimated, s.credits_charged,
+           list_sum(list_transform(s.attempts, lambda a: a.elapsed_ms)) as latency_ms,
+           s.attempts
+    from ic_sends s join ic_chunks c on c.campaign = s.campaign and c.chunk = s.chunk
+    where s.outcome is not null;
+
+create or replace view campaigns as
+    select c.campaign, c.kind, c.parent, c.created_at, c.template, c.sender_id, c.send_later,
+           c.rows, c.sendable, c.credits_estimated,
+           count(m.row) filter (where m.state = 'planned') as planned,
+           count(m.row) filter (where m.state = 'submitted') as submitted,
+           count(m.row) filter (where m.state = 'failed') as failed,
+           count(m.row) filter (where m.state = 'unknown') as unknown,
+           count(m.row) filter (where m.state = 'skipped') as skipped,
+           (select sum(b.credits_charged) from ic_sends b where b.campaign = c.campaign)
+               ::bigint as credits_charged
+    from ic_campaigns c left join messages m on m.campaign = c.campaign
+    group by all;
+"""
+
+SENDS_SCHEMA = pa.schema(
+    [
+        ("seq", pa.int64()),
+        ("campaign", pa.string()),
+        ("chunk", pa.int32()),
+        ("state", pa.string()),
+        ("recorded_at", pa.timestamp("us", tz="UTC")),
+        ("started_at", pa.timestamp("us", tz="UTC")),
+        ("outcome", pa.string()),
+        ("code", pa.int32()),
+        ("message", pa.string()),
+        ("cause", pa.string()),
+        ("credits_charged", pa.int32()),
+        (
+            "attempts",
+            pa.list_(
+                pa.struct(
+                    [
+                        ("host", pa.string()),
+                        ("elapsed_ms", pa.float64()),
+                        ("http_status", pa.int32()),
+                        ("error", pa.string()),
+                    ]
+                )
+            ),
+        ),
+        (
+            "results",
+            pa.list_(
+                pa.struct(
+                    [
+                        ("row", pa.uint32()),
+                        ("dstno", pa.string()),
+                        ("code", pa.int32()),
+                        ("status", pa.string()),
+                        ("sms_id", pa.string()),
+                    ]
+                )
+            ),
+        ),
+    ]
+)
+
+# The plan columns compared when a campaign is sent again under the same name.
+_COMPARED = ("dstno", "msg", "type", "credits", "problem")
+
+
+@dataclass(frozen=True)
+class CampaignRecord:
+    """What the ``ic_campaigns`` row of a plan holds."""
+
+    campaign: str
+    kind: str
+    parent: str | None
+    template: str | None
+    sender_id: str | None
+    send_later: str | None
+    message_type: int | None
+    region: str
+    smart_ascii: bool
+
+
+class Store:
+    """The campaign store: a DuckDB file, ``":memory:"``, or your own connection.
+
+    ``store.sql(query, params)`` returns a polars frame. One process at a time
+    may write a file (DuckDB's own lock); a second one gets a
+    :class:`StoreError` saying the store is in use.
+    """
+
+    def __init__(self, path: str | Path | duckdb.DuckDBPyConnection = ":memory:") -> None:
+        if isinstance(path, duckdb.DuckDBPyConnection):
+            self.path = "<connection>"
+            self._con = path
+            self._owned = False
+        else:
+            self.path = str(path)
+            self._con = _connect(self.path)
+            self._owned = True
+        self._seq: int | None = None
+        self._migrate()
+
+    @classmethod
+    def _cursor_of(cls, store: Store) -> Store:
+        """The same database through a new cursor, for another thread."""
+        twin = cls.__new__(cls)
+        twin.path, twin._con, twin._owned = store.path, store._con.cursor(), True
+        twin._seq = None
+        return twin
+
+    # -- opening -----------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        con = self._con
+        try:
+            con.execute(
+                "create table if not exists ic_schema_version "
+                "(version integer not null, applied_at timestamptz not null)"
+            )
+            version = int(_scalar(con, "select coalesce(max(version), 0) from ic_schema_version"))
+            if version > len(MIGRATIONS):
+                raise StoreError(
+                    f"The store {self.path} was written by a newer isms_campaigns (schema "
+                    f"{version}; this one knows up to {len(MIGRATIONS)}). Upgrade isms_campaigns."
+                )
+            for number in range(version, len(MIGRATIONS)):
+                con.begin()
+                con.execute(MIGRATIONS[number])
+                con.execute("insert into ic_schema_version values (?, ?)", [number + 1, _now()])
+                con.commit()
+            con.execute(VIEWS)
+        except duckdb.Error as exc:
+            _rollback(con)
+            raise StoreError(
+                f"Cannot set up the store {self.path}: {_first_line(exc)}. If this database "
+                f"already has tables named campaigns, messages or batches, use another file."
+            ) from None
+
+    @property
+    def schema_version(self) -> int:
+        return int(_scalar(self._con, "select coalesce(max(version), 0) from ic_schema_version"))
+
+    def close(self) -> None:
+        """Close the file (only a connection the store opened itself)."""
+        if self._owned:
+            self._con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        try:
+            count = f"{_scalar(self._con, 'select count(*) from ic_campaigns')} campaigns"
+        except duckdb.Error:
+            count = "closed"
+        return f"<Store {self.path}: {count}>"
+
+    # -- what users call ------------------------------------------------------------
+
+    def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
+        """Run a query (with ``?`` or ``$name`` parameters) and return a polars frame."""
+        try:
+            relation = self._con.sql(query, params=params)
+        except duckdb.Error as exc:
+            raise StoreError(f"The query failed: {exc}") from None
+        return pl.DataFrame() if relation is None else pl.DataFrame(relation.pl())
+
+    def campaigns(self) -> pl.DataFrame:
+        """Every campaign with its messages counted by state."""
+        return self.sql("select * from campaigns order by created_at")
+
+    def resolve_unknown(self, campaign: str, *, resend: bool) -> pl.DataFrame:
+        """Settle the chunks of ``campaign`` whose requests may or may not have gone out.
+
+        ``resend=True``: the next ``send`` sends them again (a recipient may
+        get the message twice). ``resend=False``: they are settled as
+        possibly sent and never sent again. Returns the chunks settled.
+        """
+        self._require(campaign)
+        unknown = self._chunks_in(campaign, ("in_flight", "unknown"))
+        if unknown.height:
+            state = "resend" if resend else "settled"
+            note = (
+                "resolved by the user: send again"
+                if resend
+                else "resolved by the user: possibly sent, not sent again"
+            )
+            self._append_sends(
+                [
+                    {"campaign": campaign, "chunk": c, "state": state, "cause": note}
+                    for c in unknown["chunk"]
+                ]
+            )
+        return unknown.with_columns(settled_as=pl.lit("resend" if resend else "settled"))
+
+    # -- used by the sender ------------------------------------------------------------
+
+    def _require(self, campaign: str) -> None:
+        if not self._has(campaign):
+            known = self.sql("select campaign from ic_campaigns order by created_at")["campaign"]
+            raise StoreError(
+                f"No campaign {campaign!r} in the store {self.path}; it has: "
+                f"{', '.join(known) or 'none yet'}."
+            )
+
+    def _has(self, campaign: str) -> bool:
+        return bool(
+            _scalar(self._con, "select count(*) from ic_campaigns where campaign = ?", [campaign])
+        )
+
+    def _save_plan(
+        self, record: CampaignRecord, messages: pl.DataFrame, chunks: pl.DataFrame
+    ) -> bool:
+        """Write a new plan (True) or check a stored one is the same (False).
+
+        A different plan under the same name is a :class:`PlanError` showing
+        the difference: mixing two plans would send some recipients the old
+        text and others the new.
+        """
+        if self._has(record.campaign):
+            self._check_same_plan(record, messages)
+            return False
+        sendable = messages.filter(pl.col("problem").is_null())
+        plan_rows = messages.select(
+            pl.lit(record.campaign).alias("campaign"),
+            "row",
+            "number",
+            "dstno",
+            "country",
+            "operator",
+            "msg",
+            "type",
+            "length",
+            "parts",
+            "credits",
+            "problem",
+            "warning",
+            (pl.col("variant") if "variant" in messages.columns else pl.lit(None, pl.String)).alias(
+                "variant"
+            ),
+            "chunk",
+        )
+        plan_chunks = chunks.select(
+            pl.lit(record.campaign).alias("campaign"),
+            "chunk",
+            "type",
+            pl.lit(record.sender_id, pl.String).alias("sendid"),
+            pl.lit(record.send_later, pl.String).alias("sendlater"),
+            "numbers",
+            "messages",
+            "credits_estimated",
+        )
+        con = self._con
+        try:
+            con.begin()
+            con.execute(
+                "insert into ic_campaigns values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    record.campaign,
+                    record.kind,
+                    record.parent,
+                    _now(),
+                    record.template,
+                    record.sender_id,
+                    record.send_later,
+                    record.message_type,
+                    record.region,
+                    record.smart_ascii,
+                    messages.height,
+                    sendable.height,
+                    int(sendable["credits"].sum() or 0),
+                ],
+            )
+            with _registered(con, "ic_incoming", plan_rows):
+                con.execute("insert into ic_messages select * from ic_incoming")
+            with _registered(con, "ic_incoming", plan_chunks):
+                con.execute("insert into ic_chunks select * from ic_incoming")
+            con.commit()
+        except duckdb.Error as exc:
+            _rollback(con)
+            raise StoreError(f"Could not save the plan of {record.campaign!r}: {exc}") from None
+        return True
+
+    def _check_same_plan(self, record: CampaignRecord, messages: pl.DataFrame) -> None:
+        stored = self.sql(
+            "select template, sender_id, send_later, message_type from ic_campaigns "
+            "where campaign = ?",
+            [record.campaign],
+        ).row(0, named=True)
+        changes = [
+            f"{key}: {stored[key]!r} -> {new!r}"
+            for key, new in (
+                ("sender_id", record.sender_id),
+                ("send_later", record.send_later),
+                ("message_type", record.message_type),
+            )
+            if stored[key] != new
+        ]
+        differ = " or ".join(f"o.{c} is distinct from n.{c}" for c in _COMPARED)
+        with _registered(self._con, "ic_new_plan", messages.select("row", *_COMPARED)):
+            diff = self.sql(
+                f"""
+                select coalesce(o.row, n.row) as row,
+                       case when o.row is null then 'added' when n.row is null then 'removed'
+                            else 'changed' end as change,
+                       o.dstno as old_dstno, n.dstno as new_dstno,
+                       o.msg as old_msg, n.msg as new_msg
+                from (select * from ic_messages where campaign = ?) o
+                full join ic_new_plan n on o.row = n.row
+                where o.row is null or n.row is null or {differ}
+                order by row
+                """,
+                [record.campaign],
+            )
+        if not changes and diff.is_empty():
+            return
+        counts = diff.group_by("change").len().sort("change").rows()
+        lines = [f"  {key}" for key in changes]
+        lines += [f"  {n:,} rows {change}" for change, n in counts]
+        for r in diff.head(3).iter_rows(named=True):
+            lines.append(
+                f"  row {r['row']}: {r['old_dstno']} {r['old_msg']!r} -> "
+                f"{r['new_dstno']} {r['new_msg']!r}"
+            )
+        raise PlanError(
+            f"Campaign {record.campaign!r} is already in the store with a different plan:\n"
+            + "\n".join(lines)
+            + "\nSending it would mix two plans. Give the new plan a new campaign name."
+        )
+
+    def _chunks_in(self, campaign: str, states: Sequence[str]) -> pl.DataFrame:
+        """Chunks of ``campaign`` in one of ``states`` (a chunk never sent is planned)."""
+        return self.sql(
+            """
+            select c.chunk, c.type, c.sendid, c.sendlater, c.numbers, c.messages,
+                   c.credits_estimated, coalesce(s.state, 'planned') as state
+            from ic_chunks c
+            left join ic_chunk_state s on s.campaign = c.campaign and s.chunk = c.chunk
+            where c.campaign = ? and list_contains(?, coalesce(s.state, 'planned'))
+            order by c.chunk
+            """,
+            [campaign, list(states)],
+        )
+
+    def _chunk_messages(self, campaign: str, chunks: Sequence[int]) -> pl.DataFrame:
+        """The rows to send for ``chunks``, in chunk then row order."""
+        return self.sql(
+            """
+            select chunk, row, dstno, msg from ic_messages
+            where campaign = ? and list_contains(?, chunk)
+            order by chunk, row
+            """,
+            [campaign, list(chunks)],
+        )
+
+    def _append_sends(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Append chunk state changes, all in one transaction."""
+        if not rows:
+            return
+        if self._seq is None:  # one writer per file, so counting here is safe
+            self._seq = int(_scalar(self._con, "select coalesce(max(seq), 0) + 1 from ic_sends"))
+        seq, now = self._seq, _now()
+        full = [
+            {"seq": seq + i, "recorded_at": now, **{k: v for k, v in row.items() if v is not None}}
+            for i, row in enumerate(rows)
+        ]
+        # The hot path of a send: DuckDB reads this local by its name (a
+        # replacement scan), a millisecond cheaper per commit than register().
+        ic_incoming_sends = pa.Table.from_pylist(full, schema=SENDS_SCHEMA)  # noqa: F841
+        con = self._con
+        try:
+            con.begin()
+            con.execute("insert into ic_sends select * from ic_incoming_sends")
+            con.commit()
+            self._seq = seq + len(full)
+        except duckdb.Error as exc:
+            _rollback(con)
+            raise StoreError(f"Could not record the send: {exc}") from None
+
+    def _state_counts(self, campaign: str) -> dict[str, int]:
+        rows = self._con.execute(
+            "select state, count(*) from messages where campaign = ? group by state", [campaign]
+        ).fetchall()
+        return {str(state): int(n) for state, n in rows}
+
+    def _test_count(self, campaign: str) -> int:
+        return int(
+            _scalar(
+                self._con,
+                "select count(*) from ic_campaigns where parent = ? and kind = 'test'",
+                [campaign],
+            )
+        )
+
+
+def _connect(path: str) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(path)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" not in text.lower():
+            raise StoreError(f"Cannot open the store {path}: {_first_line(exc)}") from None
+        pid = re.search(r"PID (\d+)", text)
+        holder = f" (process {pid.group(1)})" if pid else ""
+        raise StoreError(
+            f"The store {path} is in use by another process{holder}: DuckDB lets one process "
+            f"write a file at a time. Close it there (store.close(), or let that send finish), "
+            f"or use another file."
+        ) from None
+    except duckdb.Error as exc:
+        raise StoreError(f"Cannot open the store {path}: {_first_line(exc)}") from None
+
+
+@contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, name: str, data: Any) -> Iterator[None]:
+    """``data`` (a polars frame or Arrow table) as the view ``name`` for a statement."""
+    con.register(name, data)
+    try:
+        yield
+    finally:
+        con.unregister(name)
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None) -> Any:
+    """The first value of a query; fetchall() so no result stays open (DuckDB 2 streams)."""
+    rows = con.execute(query, params).fetchall()
+    return rows[0][0] if rows else None
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    with suppress(duckdb.Error):  # no transaction was open
+        con.rollback()
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
