@@ -5,9 +5,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from xlsx import write_xlsx
 
 import isms_campaigns as ic
+
+from .xlsx import write_xlsx
 
 ROWS = [
     {"name": "Ali", "phone": "0123456789", "amount": "49.90"},

@@ -1,0 +1,30 @@
+"""Sends the kill-and-resume campaign; test_reliability runs it in a process it kills.
+
+usage: python tests/send_worker.py STORE HOST,HOST,... MESSAGES
+"""
+
+from __future__ import annotations
+
+import sys
+
+import polars as pl
+
+import isms_campaigns as ic
+
+
+def contacts(n: int) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"phone": [f"012{i:07d}" for i in range(n)], "ref": [f"R{i}" for i in range(n)]}
+    )
+
+
+def main() -> None:
+    store_path, hosts, n = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3])
+    camp = ic.Campaign("kill-test", contacts(n), template="Your code is %ref%")
+    with ic.Store(store_path) as store:
+        report = camp.send(ic.Gateway("demo", "demo", hosts=hosts), store, progress=False)
+    print(repr(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""The DuckDB store: views, parameters, migrations, the file lock, no secrets."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+import isms_campaigns as ic
+from isms_campaigns.simulator import Account, Simulator
+from isms_campaigns.store import MIGRATIONS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The public views and their columns: the README documents every one.
+VIEWS = {
+    "campaigns": [
+        "campaign", "kind", "parent", "created_at", "template", "sender_id", "send_later",
+        "rows", "sendable", "credits_estimated", "planned", "submitted", "failed", "unknown",
+        "skipped", "credits_charged",
+    ],
+    "messages": [
+        "campaign", "row", "dstno", "msg", "type", "parts", "credits", "operator", "country",
+        "problem", "warning", "chunk", "state", "code", "status", "sms_id", "submitted_at",
+        "dlr_status", "dlr_class", "dlr_at",
+    ],
+    "batches": [
+        "campaign", "chunk", "batch", "started_at", "finished_at", "host", "tries",
+        "http_status", "outcome", "code", "message", "cause", "type", "numbers",
+        "credits_estimated", "credits_charged", "latency_ms", "attempts",
+    ],
+}  # fmt: skip
+
+
+def sent_store(password: str = "demo") -> tuple[ic.Store, Simulator]:
+    sim = Simulator([Account(password=password)])
+    gw = ic.Gateway(
+        "demo",
+        password,
+        hosts=sim.hosts,
+        transport=sim.transport(),
+        async_transport=sim.transport(),
+    )
+    contacts = pl.DataFrame(
+        {"phone": ["0123456789", "0198887777", "012"], "name": ["Ali", "Mei", "x"]}
+    )
+    store = ic.Store()
+    ic.Campaign("c1", contacts, template="Hi %name%").send(gw, store, progress=False)
+    return store, sim
+
+
+@pytest.mark.parametrize("view", sorted(VIEWS))
+def test_public_views_have_the_documented_columns(view: str) -> None:
+    assert ic.Store().sql(f"select * from {view}").columns == VIEWS[view]
+
+
+def test_readme_documents_every_view_column() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for view, columns in VIEWS.items():
+        section = re.search(rf"`{view}`.*?(?=\n\n)", readme, re.S)
+        assert section, f"README has no paragraph on the {view} view"
+        missing = [c for c in columns if f"`{c}`" not in section.group(0)]
+        assert not missing, f"README does not document {view}: {missing}"
+
+
+def test_sql_takes_parameters_and_returns_polars() -> None:
+    store, _ = sent_store()
+    frame = store.sql("select dstno, state from messages where campaign = ? order by row", ["c1"])
+    assert isinstance(frame, pl.DataFrame)
+    assert frame.rows() == [
+        ("60123456789", "submitted"),
+        ("60198887777", "submitted"),
+        (None, "skipped"),
+    ]
+    named = store.sql("select count(*) as n from messages where state = $s", {"s": "skipped"})
+    assert named["n"].item() == 1
+
+
+def test_bad_sql_is_a_store_error_naming_the_problem() -> None:
+    with pytest.raises(ic.StoreError, match="mesages"):
+        ic.Store().sql("select * from mesages")
+
+
+def test_store_on_a_users_connection_shares_the_database() -> None:
+    con = duckdb.connect()
+    store = ic.Store(con)
+    con.execute("create table mine as select 1 as x")
+    assert store.sql("select x from mine")["x"].item() == 1
+    assert con.sql("select count(*) from campaigns").fetchall() == [(0,)]
+    store.close()  # not ours to close
+    assert con.sql("select 1").fetchall() == [(1,)]
+
+
+def test_a_database_whose_names_clash_gets_a_clear_error() -> None:
+    con = duckdb.connect()
+    con.execute("create table messages (x integer)")
+    with pytest.raises(ic.StoreError, match="already has tables named"):
+        ic.Store(con)
+
+
+def test_reopening_keeps_data_and_applies_nothing_twice(tmp_path: Path) -> None:
+    path = tmp_path / "c.duckdb"
+    with ic.Store(path) as store:
+        store.sql("insert into ic_campaigns (campaign, kind, created_at, rows, sendable, "
+                  "credits_estimated) values ('x', 'campaign', now(), 0, 0, 0)")  # fmt: skip
+        assert store.schema_version == len(MIGRATIONS)
+    with ic.Store(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        assert store.sql("select count(*) as n from ic_schema_version")["n"].item() == len(
+            MIGRATIONS
+        )
+        assert store.campaigns()["campaign"].to_list() == ["x"]
+
+
+@pytest.mark.parametrize("applied", range(len(MIGRATIONS)))
+def test_an_older_file_is_upgraded_in_place(tmp_path: Path, applied: int) -> None:
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create table ic_schema_version (version integer, applied_at timestamptz)")
+    for number in range(applied):
+        con.execute(MIGRATIONS[number])
+        con.execute("insert into ic_schema_version values (?, now())", [number + 1])
+    con.close()
+    with ic.Store(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        assert store.sql("select * from messages").columns == VIEWS["messages"]
+
+
+def test_a_file_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.duckdb"
+    ic.Store(path).close()
+    con = duckdb.connect(str(path))
+    con.execute("insert into ic_schema_version values (?, now())", [len(MIGRATIONS) + 1])
+    con.close()
+    with pytest.raises(ic.StoreError, match="newer isms_campaigns"):
+        ic.Store(path)
+
+
+def test_a_second_process_gets_store_in_use(tmp_path: Path) -> None:
+    path = tmp_path / "busy.duckdb"
+    with ic.Store(path):
+        code = (
+            "import isms_campaigns as ic, sys\n"
+            "try:\n    ic.Store(sys.argv[1])\n"
+            "except ic.StoreError as e:\n    print(e)\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60
+        )
+    assert "in use by another process" in out.stdout
+    assert "Traceback" not in out.stderr
+
+
+def test_the_password_is_never_stored() -> None:
+    secret = "s3cret-Pa55"
+    store, sim = sent_store(password=secret)
+    assert len(sim.ledger) == 2
+    tables = store.sql("select table_name from information_schema.tables")["table_name"]
+    for table in tables:
+        assert secret not in str(store.sql(f'select * from "{table}"').rows())
+    assert secret not in repr(store)
+
+
+def test_resolve_unknown_on_a_campaign_that_is_not_there_names_the_known_ones() -> None:
+    store, _ = sent_store()
+    with pytest.raises(ic.StoreError, match="c1"):
+        store.resolve_unknown("c2", resend=False)
