@@ -7,6 +7,8 @@ and what to do, and exit with status 2; no traceback.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import signal
 import sys
 import time
@@ -133,6 +135,58 @@ def cmd_balance(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_send(args: argparse.Namespace) -> int:
+    from .gateway.client import Gateway
+    from .store import Store
+
+    contacts = read_contacts(args.contacts, number_column=args.number_column)
+    camp = _campaign_from_args(args, contacts)
+    if args.dry_run and not os.environ.get("ISMS_USERNAME"):
+        gateway = Gateway("ISMS_USERNAME", "unused", hosts=args.hosts or None)
+    else:
+        gateway = Gateway.from_env(hosts=args.hosts or None)
+    tests = args.test_number or None
+    with gateway, Store(args.store) as store:
+        plan = camp.send(gateway, store, dry_run=True, test_numbers=tests)
+        count = sum(len(p["messages"]) for p in plan.payloads)
+        if args.dry_run:
+            print(plan)
+            for payload in plan.payloads[:2]:
+                print(json.dumps(payload, ensure_ascii=False, indent=1))
+            if len(plan.payloads) > 2:
+                print(f"… and {len(plan.payloads) - 2:,} more requests like these.")
+            return 0
+        if count == 0:
+            print(f"Nothing to send for {plan.campaign!r}.")
+            print(plan)
+            return 0
+        question = (
+            f"Send {count:,} messages ({plan.credits_estimated:,} credits estimated) of "
+            f"campaign {plan.campaign!r} through iSMS as {gateway.username!r}? [y/N] "
+        )
+        if not args.yes and not _confirm(question):
+            print("Not sent. Add --yes to send without asking.")
+            return 1
+        report = camp.send(
+            gateway,
+            store,
+            concurrency=args.concurrency,
+            test_numbers=tests,
+            requests_per_second=args.requests_per_second,
+            check_balance=not args.no_balance_check,
+        )
+        print(report)
+        print(f"Everything is recorded in {args.store}.")
+        return 0 if report.ok else 1
+
+
+def _confirm(question: str) -> bool:
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:  # no terminal to ask
+        return False
+
+
 def cmd_simulator(args: argparse.Namespace) -> int:
     from .simulator import Account, DlrPlan, Simulator
 
@@ -213,6 +267,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     balance.add_argument("--hosts", nargs="+", help="base URLs to use instead of the iSMS hosts")
     balance.set_defaults(func=cmd_balance)
+
+    send = sub.add_parser(
+        "send",
+        help="send a campaign through iSMS, recorded in a store (resumes when run again)",
+        description=(
+            "Plan the contacts, show what will go out and ask before sending. Run it again "
+            "with the same --campaign and --store to resume: nothing is sent twice. "
+            "Credentials come from ISMS_USERNAME and ISMS_PASSWORD."
+        ),
+    )
+    _add_plan_options(send)
+    send.add_argument(
+        "--store", default="campaigns.duckdb", help="DuckDB file (default %(default)s)"
+    )
+    send.add_argument("--yes", action="store_true", help="send without asking for confirmation")
+    send.add_argument("--dry-run", action="store_true", help="show the requests; send nothing")
+    send.add_argument("--hosts", nargs="+", help="base URLs to use instead of the iSMS hosts")
+    send.add_argument("--concurrency", type=int, default=4, help="requests at once (default 4)")
+    send.add_argument("--requests-per-second", type=float, help="cap on the request rate")
+    send.add_argument(
+        "--test-number",
+        action="append",
+        metavar="NUMBER",
+        help="send the first message of each type to this number only (repeatable)",
+    )
+    send.add_argument(
+        "--no-balance-check",
+        action="store_true",
+        help="send even if the balance is below the estimate (the rest stays planned)",
+    )
+    send.set_defaults(func=cmd_send)
 
     sim = sub.add_parser(
         "simulator", help="serve a stand-in iSMS gateway on loopback (for demos and tests)"

@@ -315,21 +315,25 @@ class Sender:
         flight finish and are recorded.
         """
         failure: list[BaseException] = []
+        # An Event, not Thread.join: a join interrupted by Ctrl-C can report a
+        # live thread as finished (CPython < 3.13).
+        done = threading.Event()
 
         def work() -> None:
             try:
                 asyncio.run(self._pump())
             except BaseException as exc:  # handed to the caller's thread
                 failure.append(exc)
+            finally:
+                done.set()
 
-        thread = threading.Thread(target=work, name=f"isms-send-{self.campaign}")
-        thread.start()
+        threading.Thread(target=work, name=f"isms-send-{self.campaign}", daemon=True).start()
         try:
-            while thread.is_alive():
-                thread.join(0.2)
+            while not done.wait(0.2):
+                pass
         except KeyboardInterrupt:
             self.stop("interrupted", "Call send again to continue; nothing is lost.")
-            thread.join()
+            done.wait()
         if failure:
             raise failure[0]
 
@@ -472,20 +476,18 @@ class Sender:
                 ],
             }
             if isinstance(result, Sent):
+                answers = result.results
                 row.update(
                     code=2000,
                     message=result.message,
                     credits_charged=result.total_credits_used,
-                    results=[
-                        {
-                            "row": r,
-                            "dstno": res.dstno,
-                            "code": res.code,
-                            "status": res.status,
-                            "sms_id": res.sms_id,
-                        }
-                        for r, res in zip(outcome.chunk.rows, result.results, strict=True)
-                    ],
+                    results={  # columns, the way the store writes them
+                        "row": outcome.chunk.rows,
+                        "dstno": [r.dstno for r in answers],
+                        "code": [r.code for r in answers],
+                        "status": [r.status for r in answers],
+                        "sms_id": [r.sms_id for r in answers],
+                    },
                 )
             elif isinstance(result, Rejected):
                 row.update(code=result.code, message=result.message)

@@ -127,6 +127,7 @@ class Simulator:
         self.faults: dict[str, Fault] = {h: Fault() for h in self.hosts}
         self.prohibited = [w.lower() for w in prohibited_words]
         self.rates = dict(rates or {60: 1})
+        self._prefixes = [(str(cc), r) for cc, r in self.rates.items()]
         self.ledger: list[LedgerEntry] = []
         self.requests: list[tuple[str, str]] = []  # (host, path) of every request seen
         self.hang_seconds = hang_seconds
@@ -201,7 +202,7 @@ class Simulator:
         """The spec's billing rule: parts × the country's rate (1 when unlisted)."""
         length = len(msg) if kind == 1 else len(msg.encode("utf-16-le")) // 2
         parts = max(1, math.ceil(length / (153 if kind == 1 else 63)))
-        rate = next((r for cc, r in self.rates.items() if dstno.startswith(str(cc))), 1)
+        rate = next((r for cc, r in self._prefixes if dstno.startswith(cc)), 1)
         return parts * rate
 
     def _send_json(self, host: str, method: str, body: bytes) -> str:

@@ -82,23 +82,37 @@ MIGRATIONS: tuple[str, ...] = (
         messages integer not null,
         credits_estimated integer not null
     );
-    -- One row per state change of a chunk: 'in_flight' before its request,
-    -- then 'sent' / 'unknown' / 'planned' (rejected, nothing sent) with what
-    -- the gateway said; 'resend' / 'settled' when a user resolves an unknown.
+    -- The outbox log, append-only and flat (flat rows commit twice as fast
+    -- as nested ones). Three kinds of row:
+    --   'state'   a chunk's state changes: 'in_flight' before its request,
+    --             then 'sent' / 'unknown' / 'planned' (refused: nothing sent)
+    --             with what the gateway said; 'resend' / 'settled' when a
+    --             user resolves an unknown chunk;
+    --   'attempt' one HTTP try of that request (host, timing, status);
+    --   'result'  one destination number's result in that request.
+    -- 'attempt' and 'result' rows point at their 'state' row by `request`.
     create table ic_sends (
         seq bigint not null,
+        request bigint,
+        kind varchar not null,
         campaign varchar not null,
         chunk integer not null,
-        state varchar not null,
         recorded_at timestamptz not null,
+        state varchar,
         started_at timestamptz,
         outcome varchar,
         code integer,
         message varchar,
         cause varchar,
         credits_charged integer,
-        attempts struct(host varchar, elapsed_ms double, http_status integer, error varchar)[],
-        results struct(row uinteger, dstno varchar, code integer, status varchar, sms_id varchar)[]
+        host varchar,
+        elapsed_ms double,
+        http_status integer,
+        error varchar,
+        row uinteger,
+        dstno varchar,
+        status varchar,
+        sms_id varchar
     );
     """,
 )
@@ -108,15 +122,13 @@ MIGRATIONS: tuple[str, ...] = (
 VIEWS = """
 create or replace view ic_chunk_state as
     select campaign, chunk, arg_max(state, seq) as state, max(recorded_at) as updated_at
-    from ic_sends group by campaign, chunk;
+    from ic_sends where kind = 'state' group by campaign, chunk;
 
 create or replace view ic_latest_result as
-    select campaign, r.row as row, arg_max(r.code, seq) as code,
-           arg_max(r.status, seq) as status, arg_max(r.sms_id, seq) as sms_id,
-           arg_max(recorded_at, seq) as recorded_at
-    from (select seq, campaign, recorded_at, unnest(results) as r
-          from ic_sends where results is not null)
-    group by campaign, r.row;
+    select campaign, row, arg_max(code, seq) as code, arg_max(status, seq) as status,
+           arg_max(sms_id, seq) as sms_id, arg_max(recorded_at, seq) as recorded_at
+    from ic_sends where kind = 'result'
+    group by campaign, row;
 
 create or replace view messages as
     select m.campaign, m.row, m.dstno, m.msg, m.type, m.parts, m.credits, m.operator,
@@ -135,14 +147,18 @@ create or replace view messages as
 
 create or replace view batches as
     select s.campaign, s.chunk, s.seq as batch, s.started_at, s.recorded_at as finished_at,
-           s.attempts[len(s.attempts)].host as host, len(s.attempts) as tries,
-           s.attempts[len(s.attempts)].http_status as http_status,
-           s.outcome, s.code, s.message, s.cause, c.type, c.numbers,
-           c.credits_estimated, s.credits_charged,
-           list_sum(list_transform(s.attempts, lambda a: a.elapsed_ms)) as latency_ms,
-           s.attempts
-    from ic_sends s join ic_chunks c on c.campaign = s.campaign and c.chunk = s.chunk
-    where s.outcome is not null;
+           a.host, a.tries, a.http_status, s.outcome, s.code, s.message, s.cause,
+           c.type, c.numbers, c.credits_estimated, s.credits_charged, a.latency_ms, a.attempts
+    from ic_sends s
+    join ic_chunks c on c.campaign = s.campaign and c.chunk = s.chunk
+    left join (
+        select request, count(*) as tries, arg_max(host, seq) as host,
+               arg_max(http_status, seq) as http_status, sum(elapsed_ms) as latency_ms,
+               list({'host': host, 'elapsed_ms': elapsed_ms, 'http_status': http_status,
+                     'error': error} order by seq) as attempts
+        from ic_sends where kind = 'attempt' group by request
+    ) a on a.request = s.seq
+    where s.kind = 'state' and s.outcome is not null;
 
 create or replace view campaigns as
     select c.campaign, c.kind, c.parent, c.created_at, c.template, c.sender_id, c.send_later,
@@ -152,52 +168,36 @@ create or replace view campaigns as
            count(m.row) filter (where m.state = 'failed') as failed,
            count(m.row) filter (where m.state = 'unknown') as unknown,
            count(m.row) filter (where m.state = 'skipped') as skipped,
-           (select sum(b.credits_charged) from ic_sends b where b.campaign = c.campaign)
-               ::bigint as credits_charged
+           (select sum(b.credits_charged) from ic_sends b
+            where b.campaign = c.campaign and b.kind = 'state')::bigint as credits_charged
     from ic_campaigns c left join messages m on m.campaign = c.campaign
     group by all;
 """
 
+_TIME = pa.timestamp("us", tz="UTC")
 SENDS_SCHEMA = pa.schema(
     [
         ("seq", pa.int64()),
+        ("request", pa.int64()),
+        ("kind", pa.string()),
         ("campaign", pa.string()),
         ("chunk", pa.int32()),
+        ("recorded_at", _TIME),
         ("state", pa.string()),
-        ("recorded_at", pa.timestamp("us", tz="UTC")),
-        ("started_at", pa.timestamp("us", tz="UTC")),
+        ("started_at", _TIME),
         ("outcome", pa.string()),
         ("code", pa.int32()),
         ("message", pa.string()),
         ("cause", pa.string()),
         ("credits_charged", pa.int32()),
-        (
-            "attempts",
-            pa.list_(
-                pa.struct(
-                    [
-                        ("host", pa.string()),
-                        ("elapsed_ms", pa.float64()),
-                        ("http_status", pa.int32()),
-                        ("error", pa.string()),
-                    ]
-                )
-            ),
-        ),
-        (
-            "results",
-            pa.list_(
-                pa.struct(
-                    [
-                        ("row", pa.uint32()),
-                        ("dstno", pa.string()),
-                        ("code", pa.int32()),
-                        ("status", pa.string()),
-                        ("sms_id", pa.string()),
-                    ]
-                )
-            ),
-        ),
+        ("host", pa.string()),
+        ("elapsed_ms", pa.float64()),
+        ("http_status", pa.int32()),
+        ("error", pa.string()),
+        ("row", pa.uint32()),
+        ("dstno", pa.string()),
+        ("status", pa.string()),
+        ("sms_id", pa.string()),
     ]
 )
 
@@ -497,25 +497,48 @@ class Store:
         )
 
     def _append_sends(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Append chunk state changes, all in one transaction."""
+        """Append chunk state changes, all in one transaction.
+
+        Each row is a chunk's new state. Its ``attempts`` (a list of dicts)
+        and ``results`` (a dict of equal-length lists: row, dstno, code,
+        status, sms_id), when given, become rows of their own pointing at it.
+        """
         if not rows:
             return
         if self._seq is None:  # one writer per file, so counting here is safe
             self._seq = int(_scalar(self._con, "select coalesce(max(seq), 0) + 1 from ic_sends"))
         seq, now = self._seq, _now()
-        full = [
-            {"seq": seq + i, "recorded_at": now, **{k: v for k, v in row.items() if v is not None}}
-            for i, row in enumerate(rows)
-        ]
+        columns: dict[str, list[Any]] = {name: [] for name in SENDS_SCHEMA.names}
+
+        def extend(n: int, values: dict[str, Any]) -> None:
+            """n rows: a list in ``values`` gives each row's value, anything else all rows'."""
+            for name, column in columns.items():
+                value = values.get(name)
+                column.extend(value if isinstance(value, list) else [value] * n)
+
+        for row in rows:
+            request = seq
+            head = {k: v for k, v in row.items() if k not in ("attempts", "results")}
+            extend(1, {**head, "seq": seq, "kind": "state", "recorded_at": now})
+            seq += 1
+            common = {"request": request, "campaign": row["campaign"], "chunk": row["chunk"]}
+            for attempt in row.get("attempts") or ():
+                extend(1, {**attempt, **common, "seq": seq, "kind": "attempt", "recorded_at": now})
+                seq += 1
+            if results := row.get("results"):
+                n = len(results["row"])
+                numbered = {"seq": list(range(seq, seq + n)), "kind": "result", "recorded_at": now}
+                extend(n, {**results, **common, **numbered})
+                seq += n
         # The hot path of a send: DuckDB reads this local by its name (a
         # replacement scan), a millisecond cheaper per commit than register().
-        ic_incoming_sends = pa.Table.from_pylist(full, schema=SENDS_SCHEMA)  # noqa: F841
+        ic_incoming_sends = pa.Table.from_pydict(columns, schema=SENDS_SCHEMA)  # noqa: F841
         con = self._con
         try:
             con.begin()
             con.execute("insert into ic_sends select * from ic_incoming_sends")
             con.commit()
-            self._seq = seq + len(full)
+            self._seq = seq
         except duckdb.Error as exc:
             _rollback(con)
             raise StoreError(f"Could not record the send: {exc}") from None

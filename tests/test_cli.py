@@ -3,11 +3,13 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from isms_campaigns.cli import build_parser, main
+from isms_campaigns.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -126,3 +128,80 @@ def test_simulator_command_serves_four_hosts(tmp_path: Path) -> None:
         out, _ = proc.communicate(timeout=10)
     assert proc.returncode == 0
     assert "1 messages accepted" in out
+
+
+def send_args(store: Path, urls: list[str], *extra: str) -> list[str]:
+    return [
+        "send",
+        str(ROOT / "data" / "sample_contacts.csv"),
+        "--template",
+        "Hi %name%",
+        "--fallback",
+        "name=Customer",
+        "--campaign",
+        "cli",
+        "--store",
+        str(store),
+        "--hosts",
+        *urls,
+        *extra,
+    ]
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Simulator, list[str]]]:
+    monkeypatch.setenv("ISMS_USERNAME", "demo")
+    monkeypatch.setenv("ISMS_PASSWORD", "demo")
+    sim = Simulator()
+    with sim.serve() as urls:
+        yield sim, urls
+
+
+def test_send_asks_first_and_sends_nothing_on_no(
+    tmp_path: Path,
+    served: tuple[Simulator, list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sim, urls = served
+    asked: list[str] = []
+    monkeypatch.setattr("builtins.input", lambda q: asked.append(q) or "n")
+    assert main(send_args(tmp_path / "s.duckdb", urls)) == 1
+    assert asked == [
+        "Send 298 messages (298 credits estimated) of campaign 'cli' through iSMS as 'demo'? [y/N] "
+    ]
+    assert sim.ledger == []
+    assert "Not sent" in capsys.readouterr().out
+
+
+def test_send_with_yes_sends_once_and_resumes_to_nothing(
+    tmp_path: Path, served: tuple[Simulator, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim, urls = served
+    store = tmp_path / "s.duckdb"
+    assert main(send_args(store, urls, "--yes", "--concurrency", "2")) == 0
+    out = capsys.readouterr().out
+    assert "complete" in out and f"recorded in {store}" in out
+    assert len(sim.ledger) == 298
+    assert main(send_args(store, urls, "--yes")) == 0
+    assert "Nothing to send" in capsys.readouterr().out
+    assert len(sim.ledger) == 298
+
+
+def test_send_dry_run_prints_masked_payloads(
+    tmp_path: Path, served: tuple[Simulator, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim, urls = served
+    assert main(send_args(tmp_path / "s.duckdb", urls, "--dry-run")) == 0
+    out = capsys.readouterr().out
+    assert '"pwd": "***"' in out and "7 requests" in out and '"demo"' in out
+    assert sim.ledger == [] and sim.requests == []
+
+
+def test_send_without_credentials_says_which_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ISMS_USERNAME", raising=False)
+    monkeypatch.delenv("ISMS_PASSWORD", raising=False)
+    assert main(send_args(tmp_path / "s.duckdb", ["http://127.0.0.1:9"], "--yes")) == 2
+    assert "ISMS_USERNAME" in capsys.readouterr().err

@@ -6,7 +6,10 @@ processes in test_reliability.py), whose ledger shows what really went out.
 
 from __future__ import annotations
 
+import _thread
+import asyncio
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -361,3 +364,30 @@ def test_the_report_displays_itself(camp: ic.Campaign) -> None:
     html = report._repr_html_()
     assert "Send report: nov" in html and "complete" in html and "298" in html
     assert report.summary().filter(pl.col("state") == "submitted")["messages"].item() == 298
+
+
+def test_send_works_inside_a_running_event_loop_as_in_jupyter(camp: ic.Campaign) -> None:
+    sim = Simulator()
+
+    async def notebook_cell() -> ic.SendReport:
+        return camp.send(gateway(sim), ic.Store(), progress=False)
+
+    assert asyncio.run(notebook_cell()).complete
+    assert sent_pairs(sim) == planned_pairs(camp)
+
+
+def test_ctrl_c_stops_cleanly_and_send_again_finishes(camp: ic.Campaign) -> None:
+    sim, store = Simulator(), ic.Store()
+    sim.set_fault(0, "ok", latency=0.05)
+    timer = threading.Timer(0.2, _thread.interrupt_main)
+    timer.start()
+    try:
+        report = camp.send(gateway(sim), store, progress=False, concurrency=1)
+    finally:
+        timer.cancel()
+    assert report.stop_reason == "interrupted"
+    assert report.unknown_chunks == []  # the request in flight finished and was recorded
+    assert 0 < len(sim.ledger) < camp.sendable.height
+    assert report.states["submitted"] == len(sim.ledger)
+    assert camp.send(gateway(sim), store, progress=False).complete
+    assert sent_pairs(sim) == planned_pairs(camp)
