@@ -180,6 +180,16 @@ def cmd_send(args: argparse.Namespace) -> int:
         return 0 if report.ok else 1
 
 
+def cmd_import_dlr(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    with Store(args.store) as store:
+        report = store.import_dlr(args.source, time_zone=args.time_zone)
+    print(report)
+    print(f"Recorded in {args.store}.")
+    return 0
+
+
 def _confirm(question: str) -> bool:
     try:
         return input(question).strip().lower() in ("y", "yes")
@@ -298,6 +308,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="send even if the balance is below the estimate (the rest stays planned)",
     )
     send.set_defaults(func=cmd_send)
+
+    imp = sub.add_parser(
+        "import-dlr",
+        help="import delivery reports (logs, callback URLs, CSV/TSV/Parquet/JSONL) into a store",
+        description=(
+            "Import iSMS delivery reports: web-server access logs or any text whose lines hold "
+            "msisdn=…&trx_id=…&dn_status=…, or tables with those columns; files, folders or "
+            "globs. Importing again adds only what is new."
+        ),
+    )
+    imp.add_argument("source", nargs="+", help="files, folders or globs ('logs/*.log')")
+    imp.add_argument(
+        "--store", default="campaigns.duckdb", help="DuckDB file (default %(default)s)"
+    )
+    imp.add_argument(
+        "--time-zone",
+        default="UTC",
+        help="zone of times written without an offset (default UTC; e.g. Asia/Kuala_Lumpur)",
+    )
+    imp.set_defaults(func=cmd_import_dlr)
 
     sim = sub.add_parser(
         "simulator", help="serve a stand-in iSMS gateway on loopback (for demos and tests)"

@@ -23,18 +23,22 @@ reach it: nothing the gateway client holds is written.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
 import pyarrow as pa
 
 from .errors import PlanError, StoreError
+
+if TYPE_CHECKING:
+    from .dlr import ImportReport
 
 # Each migration takes the schema from version i to i + 1. Never edit one
 # that has shipped: add the next.
@@ -115,6 +119,27 @@ MIGRATIONS: tuple[str, ...] = (
         sms_id varchar
     );
     """,
+    """
+    -- Delivery reports, append-only. event_key identifies an event by its
+    -- content, so importing the same events again adds nothing.
+    create table ic_dlr_events (
+        event_key varchar not null,
+        msisdn varchar,
+        trx_id varchar not null,
+        dn_status varchar not null,
+        event_at timestamptz,
+        imported_at timestamptz not null,
+        source varchar not null,
+        line bigint
+    );
+    -- How far each text file (log, spool) has been read, to read only what is new.
+    create table ic_dlr_offsets (
+        source varchar not null,
+        bytes bigint not null,
+        lines bigint not null,
+        imported_at timestamptz not null
+    );
+    """,
 )
 
 # Views are not data: they are replaced on every open, so they always match
@@ -130,6 +155,23 @@ create or replace view ic_latest_result as
     from ic_sends where kind = 'result'
     group by campaign, row;
 
+create or replace view ic_dlr_current as
+    -- A message's status: a final one never goes back to PENDING; among
+    -- finals the latest wins; ties by status, so arrival order never matters.
+    select trx_id, dn_status, dlr_class, event_at from (
+        select trx_id, dn_status, event_at,
+               case when dn_status in ('DELIVERED', 'ACCEPTED', 'SENT') then 'delivered'
+                    when dn_status = 'UNDELIVERED' then 'failed'
+                    when dn_status = 'PENDING' then 'pending'
+                    else 'unknown' end as dlr_class,
+               row_number() over (
+                   partition by trx_id
+                   order by (dn_status <> 'PENDING') desc, event_at desc nulls last,
+                            dn_status desc
+               ) as pick
+        from ic_dlr_events
+    ) where pick = 1;
+
 create or replace view messages as
     select m.campaign, m.row, m.dstno, m.msg, m.type, m.parts, m.credits, m.operator,
            m.country, m.problem, m.warning, m.chunk,
@@ -140,10 +182,28 @@ create or replace view messages as
                 else 'planned' end as state,
            r.code, r.status, r.sms_id,
            case when r.code = 2000 then r.recorded_at end as submitted_at,
-           null::varchar as dlr_status, null::varchar as dlr_class, null::timestamptz as dlr_at
+           d.dn_status as dlr_status, d.dlr_class, d.event_at as dlr_at
     from ic_messages m
     left join ic_chunk_state s on s.campaign = m.campaign and s.chunk = m.chunk
-    left join ic_latest_result r on r.campaign = m.campaign and r.row = m.row;
+    left join ic_latest_result r on r.campaign = m.campaign and r.row = m.row
+    left join ic_dlr_current d on d.trx_id = r.sms_id;
+
+create or replace view dlr_events as
+    select e.msisdn, e.trx_id, e.dn_status,
+           case when e.dn_status in ('DELIVERED', 'ACCEPTED', 'SENT') then 'delivered'
+                when e.dn_status = 'UNDELIVERED' then 'failed'
+                when e.dn_status = 'PENDING' then 'pending'
+                else 'unknown' end as dlr_class,
+           e.event_at, e.imported_at, e.source, e.line, m.campaign, m.row,
+           case when m.dstno is not null and e.msisdn is not null
+                then m.dstno = e.msisdn end as msisdn_matches
+    from ic_dlr_events e
+    left join (
+        select r.sms_id, r.campaign, r.row, x.dstno
+        from ic_latest_result r
+        join ic_messages x on x.campaign = r.campaign and x.row = r.row
+        where r.sms_id is not null
+    ) m on m.sms_id = e.trx_id;
 
 create or replace view batches as
     select s.campaign, s.chunk, s.seq as batch, s.started_at, s.recorded_at as finished_at,
@@ -335,6 +395,104 @@ class Store:
                 ]
             )
         return unknown.with_columns(settled_as=pl.lit("resend" if resend else "settled"))
+
+    def import_dlr(self, source: Any, *, time_zone: str = "UTC") -> ImportReport:
+        """Import delivery reports: logs, callback URLs, CSV/TSV/Parquet/JSONL, a frame,
+        a folder or a glob (see :mod:`isms_campaigns.dlr`).
+
+        Idempotent: events already in the store are not added again, and a text
+        file read before is read only from where the last import stopped.
+        Times without an offset are taken to be in ``time_zone``.
+        """
+        from .dlr import ImportReport, read_sources
+
+        started = time.perf_counter()
+        offsets = {
+            str(src): (int(size), int(lines))
+            for src, size, lines in self._con.execute(
+                "select source, bytes, lines from ic_dlr_offsets"
+            ).fetchall()
+        }
+        parsed = read_sources(source, offsets=offsets, time_zone=time_zone)
+        con, now = self._con, _now()
+        taken = pl.DataFrame(
+            parsed.offsets, schema=["source", "bytes", "lines"], orient="row"
+        ).with_columns(imported_at=pl.lit(now))
+        try:
+            con.begin()
+            with _registered(con, "ic_incoming_dlr", parsed.events):
+                con.execute(
+                    """
+                    create or replace temp table ic_dlr_batch as
+                    select *, md5(concat_ws('|', coalesce(msisdn, ''), trx_id, dn_status,
+                                  coalesce(cast(epoch_us(event_at) as varchar), ''))) as event_key
+                    from ic_incoming_dlr
+                    """
+                )
+            before = _scalar(con, "select count(*) from ic_dlr_events")
+            con.execute(
+                """
+                insert into ic_dlr_events
+                select distinct on (event_key)
+                       event_key, msisdn, trx_id, dn_status, event_at, ?, source, line
+                from ic_dlr_batch b
+                where not exists (select 1 from ic_dlr_events e where e.event_key = b.event_key)
+                order by event_key, source, line
+                """,
+                [now],
+            )
+            new = _scalar(con, "select count(*) from ic_dlr_events") - before
+            with _registered(con, "ic_incoming_offsets", taken):
+                con.execute(
+                    "delete from ic_dlr_offsets where source in "
+                    "(select source from ic_incoming_offsets)"
+                )
+                con.execute("insert into ic_dlr_offsets select * from ic_incoming_offsets")
+            unmatched, mismatch = con.execute(
+                """
+                select count(*) filter (where m.sms_id is null),
+                       count(*) filter (where m.dstno <> b.msisdn)
+                from ic_dlr_batch b
+                left join (
+                    select r.sms_id, x.dstno from ic_latest_result r
+                    join ic_messages x on x.campaign = r.campaign and x.row = r.row
+                    where r.sms_id is not null
+                ) m on m.sms_id = b.trx_id
+                """
+            ).fetchall()[0]
+            by_status = con.sql(
+                """
+                select dn_status,
+                       case when dn_status in ('DELIVERED', 'ACCEPTED', 'SENT') then 'delivered'
+                            when dn_status = 'UNDELIVERED' then 'failed'
+                            when dn_status = 'PENDING' then 'pending'
+                            else 'unknown' end as class,
+                       count(*) as events
+                from ic_dlr_batch group by all order by events desc, dn_status
+                """
+            ).pl()
+            con.execute("drop table ic_dlr_batch")
+            con.commit()
+        except duckdb.Error as exc:
+            _rollback(con)
+            raise StoreError(f"Could not import the delivery reports: {exc}") from None
+        bad = parsed.malformed
+        return ImportReport(
+            source=str(source) if not isinstance(source, pl.DataFrame) else "a frame",
+            read=parsed.events.height,
+            new=int(new),
+            duplicate=parsed.events.height - int(new),
+            unmatched=int(unmatched),
+            msisdn_mismatch=int(mismatch),
+            malformed=bad.height,
+            ignored=parsed.ignored,
+            by_status=pl.DataFrame(by_status),
+            malformed_examples=[
+                f"{src}:{line}: {reason}: {text[:120]!r}"
+                for src, line, text, reason in bad.head(5).iter_rows()
+            ],
+            elapsed=time.perf_counter() - started,
+        )
 
     # -- used by the sender ------------------------------------------------------------
 

@@ -205,3 +205,24 @@ def test_send_without_credentials_says_which_variables(
     monkeypatch.delenv("ISMS_PASSWORD", raising=False)
     assert main(send_args(tmp_path / "s.duckdb", ["http://127.0.0.1:9"], "--yes")) == 2
     assert "ISMS_USERNAME" in capsys.readouterr().err
+
+
+def test_import_dlr_reads_a_log_into_the_store(
+    tmp_path: Path, served: tuple[Simulator, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim, urls = served
+    store = tmp_path / "s.duckdb"
+    assert main(send_args(store, urls, "--yes")) == 0
+    first = sim.ledger[0]
+    log = tmp_path / "access.log"
+    log.write_text(f"GET /dlr?msisdn={first.dstno}&trx_id={first.sms_id}&dn_status=DELIVERED\n")
+    capsys.readouterr()
+    assert main(["import-dlr", str(log), "--store", str(store)]) == 0
+    assert "1 events read" in capsys.readouterr().out
+    import isms_campaigns as ic
+
+    with ic.Store(store) as s:
+        assert (
+            s.sql("select count(*) as n from messages where dlr_status = 'DELIVERED'")["n"].item()
+            == 1
+        )

@@ -34,6 +34,10 @@ VIEWS = {
         "http_status", "outcome", "code", "message", "cause", "type", "numbers",
         "credits_estimated", "credits_charged", "latency_ms", "attempts",
     ],
+    "dlr_events": [
+        "msisdn", "trx_id", "dn_status", "dlr_class", "event_at", "imported_at", "source",
+        "line", "campaign", "row", "msisdn_matches",
+    ],
 }  # fmt: skip
 
 

@@ -1,0 +1,316 @@
+"""Delivery reports: read them from any source into one frame of events.
+
+Sources: callback URLs or any text log whose lines hold the callback's query
+string (nginx/Apache access logs included: their ``[timestamp]`` is the
+event time), CSV/TSV/Parquet/JSON/JSONL with ``msisdn``, ``trx_id``,
+``dn_status`` and optionally a time column, a polars frame, a directory or
+a glob of any of these. Everything is parsed with polars expressions: no
+Python loop over lines.
+
+>>> line = '1.2.3.4 - - [21/Nov/2026:10:00:00 +0000] "GET /dlr?msisdn=60123456789&trx_id=7&dn_status=delivered HTTP/1.1" 200 2'
+>>> parse_lines(pl.Series([line])).select("msisdn", "trx_id", "dn_status").row(0)
+('60123456789', '7', 'DELIVERED')
+"""  # noqa: E501
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from .errors import IsmsError
+
+# The spec's statuses and their class. DELIVERED, ACCEPTED and SENT all mean
+# "acknowledged by the telco SMSC", not handset delivery.
+STATUS_CLASS = {
+    "DELIVERED": "delivered",
+    "ACCEPTED": "delivered",
+    "SENT": "delivered",
+    "UNDELIVERED": "failed",
+    "PENDING": "pending",
+}
+EVENT_COLUMNS = ("msisdn", "trx_id", "dn_status", "event_at", "source", "line")
+TABLE_SUFFIXES = {".csv", ".tsv", ".parquet", ".json", ".jsonl", ".ndjson"}
+TIME_COLUMNS = ("event_at", "time", "timestamp", "received_at", "datetime", "date")
+_EVENT_SCHEMA = {
+    "msisdn": pl.String,
+    "trx_id": pl.String,
+    "dn_status": pl.String,
+    "event_at": pl.Datetime("us", "UTC"),
+    "source": pl.String,
+    "line": pl.Int64,
+}
+
+
+class DlrError(IsmsError, ValueError):
+    """A delivery-report source that cannot be read at all."""
+
+
+@dataclass
+class Parsed:
+    """Events read from sources, and the lines that were not events."""
+
+    events: pl.DataFrame
+    malformed: pl.DataFrame  # source, line, text, reason
+    ignored: int = 0  # lines with no callback parameters (other requests, blanks)
+    offsets: list[tuple[str, int, int]] = field(default_factory=list)  # file, bytes, lines
+
+
+def status_class(status: pl.Expr) -> pl.Expr:
+    """delivered / failed / pending for the spec's words, unknown for anything else."""
+    return status.replace_strict(STATUS_CLASS, default="unknown", return_dtype=pl.String)
+
+
+def _param(text: pl.Expr, name: str) -> pl.Expr:
+    # The value up to the next &, space or quote; '+' and %20 are spaces in a query.
+    raw = text.str.extract(rf"(?:^|[?&\s]){name}=([^&\s\"']*)", 1)
+    return raw.str.replace_all(r"\+|%20", " ").str.replace_all("%2B", "+")
+
+
+def _clean(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Normalise the three fields; flag what makes an event unusable."""
+    msisdn = pl.col("msisdn").str.replace_all(r"\D", "")
+    status = pl.col("dn_status").str.strip_chars().str.to_uppercase()
+    trx = pl.col("trx_id").str.strip_chars()
+    return events.with_columns(
+        msisdn=pl.when(msisdn != "").then(msisdn),
+        dn_status=pl.when(status != "").then(status),
+        trx_id=pl.when(trx != "").then(trx),
+    ).with_columns(
+        reason=pl.when(pl.col("trx_id").is_null())
+        .then(pl.lit("no trx_id"))
+        .when(pl.col("dn_status").is_null())
+        .then(pl.lit("no dn_status"))
+    )
+
+
+def parse_lines(lines: pl.Series, source: str = "lines", first_line: int = 1) -> pl.DataFrame:
+    """Callback URLs or log lines -> events (with ``reason`` set on the unusable ones).
+
+    Lines that hold none of the callback's parameters get reason ``ignored``.
+    """
+    text = pl.col("text")
+    stamp = text.str.extract(r"\[(\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]", 1)
+    iso = text.str.extract(
+        r"^\s*(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)", 1
+    )
+    frame = pl.DataFrame({"text": lines.cast(pl.String)}).with_row_index("line", offset=first_line)
+    parsed = frame.lazy().with_columns(
+        msisdn=_param(text, "msisdn"),
+        trx_id=_param(text, "trx_id"),
+        dn_status=_param(text, "dn_status"),
+        event_at=pl.coalesce(
+            stamp.str.strptime(pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False),
+            _to_utc(iso),
+        ),
+        source=pl.lit(source),
+        line=pl.col("line").cast(pl.Int64),
+    )
+    cleaned = _clean(parsed).with_columns(
+        reason=pl.when(~text.str.contains(r"(?:msisdn|trx_id|dn_status)="))
+        .then(pl.lit("ignored"))
+        .otherwise(pl.col("reason"))
+    )
+    return cleaned.collect()
+
+
+def _to_utc(text: pl.Expr, time_zone: str = "UTC") -> pl.Expr:
+    """ISO-8601 text with or without an offset; without one it is in ``time_zone``."""
+    value = text.str.strip_chars().str.replace(" ", "T")
+    with_offset = value.str.contains(r"(Z|[+-]\d{2}:?\d{2})$")
+    aware = value.str.to_datetime(time_zone="UTC", strict=False, time_unit="us")
+    naive = (
+        value.str.to_datetime(strict=False, time_unit="us")
+        .dt.replace_time_zone(time_zone, non_existent="null", ambiguous="earliest")
+        .dt.convert_time_zone("UTC")
+    )
+    return pl.when(with_offset).then(aware).otherwise(naive)
+
+
+def parse_table(frame: pl.DataFrame, source: str, time_zone: str = "UTC") -> pl.DataFrame:
+    """A frame with msisdn, trx_id, dn_status (and perhaps a time) -> events."""
+    columns = {c.lower().strip(): c for c in frame.columns}
+    missing = [c for c in ("msisdn", "trx_id", "dn_status") if c not in columns]
+    if missing:
+        raise DlrError(
+            f"{source}: no column {', '.join(missing)}; a delivery-report table needs "
+            f"msisdn, trx_id and dn_status (its columns are {frame.columns})."
+        )
+    time = next((columns[c] for c in TIME_COLUMNS if c in columns), None)
+    if time is None:
+        event_at = pl.lit(None, pl.Datetime("us", "UTC"))
+    elif isinstance(frame.schema[time], pl.Datetime):
+        dtype = frame.schema[time]
+        event_at = (
+            pl.col(time).dt.convert_time_zone("UTC")
+            if getattr(dtype, "time_zone", None)
+            else pl.col(time).dt.replace_time_zone(time_zone).dt.convert_time_zone("UTC")
+        ).dt.cast_time_unit("us")
+    else:
+        event_at = _to_utc(pl.col(time).cast(pl.String), time_zone)
+    first = 2 if Path(source).suffix.lower() in (".csv", ".tsv") else 1  # after a header
+    events = frame.lazy().select(
+        msisdn=pl.col(columns["msisdn"]).cast(pl.String),
+        trx_id=pl.col(columns["trx_id"]).cast(pl.String),
+        dn_status=pl.col(columns["dn_status"]).cast(pl.String),
+        event_at=event_at,
+        source=pl.lit(source),
+        line=pl.int_range(pl.len(), dtype=pl.Int64) + first,
+        text=pl.concat_str(
+            [pl.col(columns[c]).cast(pl.String) for c in ("msisdn", "trx_id", "dn_status")],
+            separator=",",
+            ignore_nulls=True,
+        ),
+    )
+    return _clean(events).collect()
+
+
+def read_sources(
+    source: Any, *, offsets: dict[str, tuple[int, int]] | None = None, time_zone: str = "UTC"
+) -> Parsed:
+    """Every event in ``source``: a frame, a file, a directory, a glob, or a list of them.
+
+    ``offsets`` maps a text file to (bytes, lines) already taken: only what
+    was appended since is read (a file that shrank is read again whole).
+    """
+    offsets = offsets or {}
+    parts: list[pl.DataFrame] = []
+    taken: list[tuple[str, int, int]] = []
+    for item in _expand(source):
+        if isinstance(item, pl.DataFrame):
+            parts.append(parse_table(item, "frame", time_zone))
+        elif item.suffix.lower() in TABLE_SUFFIXES:
+            parts.append(parse_table(_read_table(item), str(item), time_zone))
+        else:
+            frame, done = _read_text(item, offsets.get(str(item)))
+            parts.append(frame)
+            taken.append(done)
+    if not parts:
+        raise DlrError(f"No delivery reports found in {source!r}.")
+    every = pl.concat(
+        [p.select(*EVENT_COLUMNS, "text", "reason") for p in parts], how="vertical_relaxed"
+    )
+    bad = every.filter(pl.col("reason").is_not_null() & (pl.col("reason") != "ignored"))
+    return Parsed(
+        events=every.filter(pl.col("reason").is_null()).select(EVENT_COLUMNS).cast(_EVENT_SCHEMA),  # type: ignore[arg-type]
+        malformed=bad.select("source", "line", "text", "reason"),
+        ignored=int((every["reason"] == "ignored").sum()),
+        offsets=taken,
+    )
+
+
+def _expand(source: Any) -> list[pl.DataFrame | Path]:
+    if isinstance(source, pl.DataFrame):
+        return [source]
+    if isinstance(source, (list, tuple)):
+        return [item for s in source for item in _expand(s)]
+    if not isinstance(source, (str, Path)):
+        raise DlrError(
+            f"Cannot read delivery reports from a {type(source).__name__}: give a file, a "
+            f"folder, a glob such as 'logs/*.log', or a polars DataFrame."
+        )
+    path = Path(source)
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if path.is_file():
+        return [path]
+    matches = sorted(Path(p) for p in glob.glob(str(source), recursive=True))
+    files = [p for p in matches if p.is_file()]
+    if not files:
+        raise DlrError(f"No file matches {str(source)!r}: check the path.")
+    return list(files)
+
+
+def _read_table(path: Path) -> pl.DataFrame:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pl.read_parquet(path)
+        if suffix in (".jsonl", ".ndjson"):
+            return pl.read_ndjson(path, infer_schema_length=None)
+        if suffix == ".json":
+            return pl.read_json(path)
+        separator = "\t" if suffix == ".tsv" else ","
+        return pl.read_csv(path, separator=separator, infer_schema=False)
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        raise DlrError(f"Cannot read {path}: {str(exc).splitlines()[0]}") from None
+
+
+def _read_text(
+    path: Path, taken: tuple[int, int] | None
+) -> tuple[pl.DataFrame, tuple[str, int, int]]:
+    """The lines appended since ``taken``; a partial last line waits for the next import."""
+    size = path.stat().st_size
+    start, first_line = taken if taken and taken[0] <= size else (0, 0)
+    with path.open("rb") as handle:
+        handle.seek(start)
+        data = handle.read()
+    end = data.rfind(b"\n") + 1  # only whole lines
+    text = data[:end].decode("utf-8", errors="replace")
+    lines = text.split("\n")[:-1] if text else []
+    frame = parse_lines(pl.Series("text", lines, dtype=pl.String), str(path), first_line + 1)
+    return frame, (str(path), start + end, first_line + len(lines))
+
+
+@dataclass
+class ImportReport:
+    """What one ``store.import_dlr`` call read and kept."""
+
+    source: str
+    read: int  # events read (usable ones)
+    new: int  # added to the store
+    duplicate: int  # already there, or repeated within the source
+    unmatched: int  # trx_id matching no submitted message (kept all the same)
+    msisdn_mismatch: int  # matched, but the msisdn is not the message's dstno
+    malformed: int
+    ignored: int  # lines without callback parameters
+    by_status: pl.DataFrame
+    malformed_examples: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    def _lines(self) -> list[str]:
+        lines = [
+            f"{self.read:,} events read from {self.source}: {self.new:,} new, "
+            f"{self.duplicate:,} already in the store",
+        ]
+        if self.unmatched:
+            lines.append(f"{self.unmatched:,} match no submitted message (kept, as unmatched)")
+        if self.msisdn_mismatch:
+            lines.append(f"{self.msisdn_mismatch:,} have an msisdn that is not the message's dstno")
+        if self.malformed:
+            lines.append(f"{self.malformed:,} lines could not be read, e.g.:")
+            lines += [f"  {e}" for e in self.malformed_examples]
+        if self.ignored:
+            lines.append(f"{self.ignored:,} lines hold no delivery report (other requests, blanks)")
+        return lines
+
+    def __str__(self) -> str:
+        statuses = ", ".join(f"{s} {n:,}" for s, _, n in self.by_status.iter_rows())
+        return "\n".join([*self._lines(), f"by status: {statuses or 'none'}"])
+
+    def __repr__(self) -> str:
+        return (
+            f"<ImportReport {self.source}: read {self.read:,}, new {self.new:,}, "
+            f"duplicate {self.duplicate:,}, unmatched {self.unmatched:,}, "
+            f"malformed {self.malformed:,}>"
+        )
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(
+            f"<tr><td>{html.escape(s)}</td><td>{html.escape(c)}</td>"
+            f'<td style="text-align:right">{n:,}</td></tr>'
+            for s, c, n in self.by_status.iter_rows()
+        )
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in self._lines())
+        return (
+            '<div style="font-family:system-ui,sans-serif;font-size:13px">'
+            f"<h3 style='margin:4px 0'>Delivery reports imported</h3><ul>{items}</ul>"
+            "<table><tr><th>dn_status</th><th>class</th><th>events</th></tr>"
+            f"{rows}</table><p style='color:#666'>DELIVERED, ACCEPTED and SENT mean the "
+            "telco SMSC acknowledged the message, not that the handset received it.</p></div>"
+        )
