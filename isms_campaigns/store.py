@@ -120,10 +120,9 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """,
     """
-    -- Delivery reports, append-only. event_key identifies an event by its
-    -- content, so importing the same events again adds nothing.
+    -- Delivery reports, append-only. An event is its content (msisdn,
+    -- trx_id, dn_status, event_at): importing the same events again adds nothing.
     create table ic_dlr_events (
-        event_key varchar not null,
         msisdn varchar,
         trx_id varchar not null,
         dn_status varchar not null,
@@ -421,23 +420,25 @@ class Store:
         try:
             con.begin()
             with _registered(con, "ic_incoming_dlr", parsed.events):
+                # One row per distinct event, the first place it was seen.
                 con.execute(
                     """
                     create or replace temp table ic_dlr_batch as
-                    select *, md5(concat_ws('|', coalesce(msisdn, ''), trx_id, dn_status,
-                                  coalesce(cast(epoch_us(event_at) as varchar), ''))) as event_key
-                    from ic_incoming_dlr
+                    select msisdn, trx_id, dn_status, event_at,
+                           arg_min(source, line) as source, min(line) as line, count(*) as seen
+                    from ic_incoming_dlr group by msisdn, trx_id, dn_status, event_at
                     """
                 )
             before = _scalar(con, "select count(*) from ic_dlr_events")
             con.execute(
                 """
                 insert into ic_dlr_events
-                select distinct on (event_key)
-                       event_key, msisdn, trx_id, dn_status, event_at, ?, source, line
+                select b.msisdn, b.trx_id, b.dn_status, b.event_at, ?, b.source, b.line
                 from ic_dlr_batch b
-                where not exists (select 1 from ic_dlr_events e where e.event_key = b.event_key)
-                order by event_key, source, line
+                anti join ic_dlr_events e
+                  on e.trx_id = b.trx_id and e.dn_status = b.dn_status
+                 and e.msisdn is not distinct from b.msisdn
+                 and e.event_at is not distinct from b.event_at
                 """,
                 [now],
             )
@@ -450,13 +451,12 @@ class Store:
                 con.execute("insert into ic_dlr_offsets select * from ic_incoming_offsets")
             unmatched, mismatch = con.execute(
                 """
-                select count(*) filter (where m.sms_id is null),
-                       count(*) filter (where m.dstno <> b.msisdn)
+                select coalesce(sum(b.seen) filter (where m.sms_id is null), 0),
+                       coalesce(sum(b.seen) filter (where m.dstno <> b.msisdn), 0)
                 from ic_dlr_batch b
                 left join (
-                    select r.sms_id, x.dstno from ic_latest_result r
-                    join ic_messages x on x.campaign = r.campaign and x.row = r.row
-                    where r.sms_id is not null
+                    select distinct sms_id, dstno from ic_sends
+                    where kind = 'result' and code = 2000
                 ) m on m.sms_id = b.trx_id
                 """
             ).fetchall()[0]
@@ -467,7 +467,7 @@ class Store:
                             when dn_status = 'UNDELIVERED' then 'failed'
                             when dn_status = 'PENDING' then 'pending'
                             else 'unknown' end as class,
-                       count(*) as events
+                       sum(seen)::bigint as events
                 from ic_dlr_batch group by all order by events desc, dn_status
                 """
             ).pl()
