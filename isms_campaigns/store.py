@@ -35,6 +35,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from .campaign import MESSAGE_COLUMNS
 from .errors import PlanError, StoreError
 
 if TYPE_CHECKING:
@@ -522,20 +523,9 @@ class Store:
             self._check_same_plan(record, messages)
             return False
         sendable = messages.filter(pl.col("problem").is_null())
-        plan_rows = messages.select(
+        plan_rows = messages.select(  # the columns of ic_messages, in order
             pl.lit(record.campaign).alias("campaign"),
-            "row",
-            "number",
-            "dstno",
-            "country",
-            "operator",
-            "msg",
-            "type",
-            "length",
-            "parts",
-            "credits",
-            "problem",
-            "warning",
+            *MESSAGE_COLUMNS,
             (pl.col("variant") if "variant" in messages.columns else pl.lit(None, pl.String)).alias(
                 "variant"
             ),
