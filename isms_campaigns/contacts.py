@@ -34,12 +34,11 @@ def read_contacts(
     ``sheet`` picks an Excel sheet (name or 0-based position; the first by
     default). ``encoding`` is for text files not saved as UTF-8.
     """
-    return as_text_numbers(_read_frame(Path(path), sheet, encoding), number_column)
+    return as_text_numbers(read_table(Path(path), sheet, encoding), number_column)
 
 
-def _read_frame(
-    path: Path, sheet: str | int | None = None, encoding: str = "utf-8"
-) -> pl.DataFrame:
+def read_table(path: Path, sheet: str | int | None = None, encoding: str = "utf-8") -> pl.DataFrame:
+    """Any table file we read (contacts, suppression lists, delivery-report exports)."""
     if not path.exists():
         raise ContactsError(f"Contact file {str(path)!r} does not exist.")
     suffix = path.suffix.lower()
@@ -130,7 +129,7 @@ def read_numbers(source: object) -> pl.Series:
         if _is_plain_list(path):
             lines = path.read_text(encoding="utf-8").lstrip("\ufeff").splitlines()
             return pl.Series("number", [line for line in lines if line.strip()], pl.String)
-        return read_numbers(_read_frame(path))
+        return read_numbers(read_table(path))
     if isinstance(source, Iterable):
         return pl.Series("number", [None if v is None else str(v) for v in source], pl.String)
     raise ContactsError(

@@ -21,7 +21,8 @@ from typing import Any
 
 import polars as pl
 
-from .errors import IsmsError
+from .contacts import read_table
+from .errors import ContactsError, IsmsError
 
 # The spec's statuses and their class. DELIVERED, ACCEPTED and SENT all mean
 # "acknowledged by the telco SMSC", not handset delivery.
@@ -218,25 +219,17 @@ def _expand(source: Any) -> list[pl.DataFrame | Path]:
     if path.is_file():
         return [path]
     matches = sorted(Path(p) for p in glob.glob(str(source), recursive=True))
-    files = [p for p in matches if p.is_file()]
+    files: list[pl.DataFrame | Path] = [p for p in matches if p.is_file()]
     if not files:
         raise DlrError(f"No file matches {str(source)!r}: check the path.")
-    return list(files)
+    return files
 
 
 def _read_table(path: Path) -> pl.DataFrame:
-    suffix = path.suffix.lower()
     try:
-        if suffix == ".parquet":
-            return pl.read_parquet(path)
-        if suffix in (".jsonl", ".ndjson"):
-            return pl.read_ndjson(path, infer_schema_length=None)
-        if suffix == ".json":
-            return pl.read_json(path)
-        separator = "\t" if suffix == ".tsv" else ","
-        return pl.read_csv(path, separator=separator, infer_schema=False)
-    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        raise DlrError(f"Cannot read {path}: {str(exc).splitlines()[0]}") from None
+        return read_table(path)
+    except ContactsError as exc:  # the same reader as contact lists; our error type
+        raise DlrError(str(exc)) from None
 
 
 def _read_text(

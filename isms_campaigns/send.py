@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from .errors import PlanError, SendError
-from .gateway.client import MAX_NUMBERS, Gateway, Reply
+from .gateway.client import MAX_NUMBERS, Gateway, Reply, split_numbers
 from .gateway.responses import Rejected, Sent, Unknown, Unreached
 from .numbers import normalise_numbers
 from .store import CampaignRecord, Store
@@ -172,6 +172,14 @@ class SendReport:
             return f"{self.states['planned']:,} messages still planned"
         return "complete"
 
+    def _this_run(self) -> str:
+        charged = "?" if self.credits_charged is None else f"{self.credits_charged:,}"
+        return (
+            f"this run: {self.submitted_now:,} submitted, {self.failed_now:,} failed, "
+            f"{self.requests:,} requests, credits estimated {self.credits_estimated:,} / "
+            f"charged {charged}, {self.elapsed:.1f} s"
+        )
+
     def __repr__(self) -> str:
         states = ", ".join(f"{s} {self.states.get(s, 0):,}" for s in STATES)
         return f"<SendReport {self.campaign!r}: {self._headline()}; {states}>"
@@ -180,12 +188,7 @@ class SendReport:
         lines = [f"Send report for {self.campaign!r}: {self._headline()}"]
         lines += [f"  {s:<10} {self.states.get(s, 0):>10,}" for s in STATES]
         if not self.dry_run:
-            charged = "?" if self.credits_charged is None else f"{self.credits_charged:,}"
-            lines.append(
-                f"  this run: {self.submitted_now:,} submitted, {self.failed_now:,} failed, "
-                f"{self.requests:,} requests, credits estimated {self.credits_estimated:,} / "
-                f"charged {charged}, {self.elapsed:.1f} s"
-            )
+            lines.append(f"  {self._this_run()}")
         if self.unknown_chunks:
             lines.append(f"  unknown chunks: {_ids(self.unknown_chunks)}")
         if self.what_to_do:
@@ -208,12 +211,7 @@ class SendReport:
             "</table>",
         ]
         if not self.dry_run:
-            charged = "?" if self.credits_charged is None else f"{self.credits_charged:,}"
-            parts.append(
-                f"<p>This run: {self.submitted_now:,} submitted, {self.failed_now:,} failed in "
-                f"{self.requests:,} requests ({self.elapsed:.1f} s). Credits estimated "
-                f"{self.credits_estimated:,}, charged by the gateway {charged}.</p>"
-            )
+            parts.append(f"<p>{esc(self._this_run())}</p>")
         if self.unknown_chunks:
             parts.append(
                 f"<p>Unknown chunks: {esc(_ids(self.unknown_chunks))}. Settle them with "
@@ -679,7 +677,9 @@ def _chunks(pending: pl.DataFrame, rows: pl.DataFrame) -> list[_Chunk]:
         batch = messages[start:end]
         # A dstno with several numbers gets one result per number.
         numbers_rows = [
-            r for m, r in zip(batch, row_ids[start:end], strict=True) for _ in _split(m["dstno"])
+            r
+            for m, r in zip(batch, row_ids[start:end], strict=True)
+            for _ in split_numbers(m["dstno"])
         ]
         out.append(
             _Chunk(
@@ -693,10 +693,6 @@ def _chunks(pending: pl.DataFrame, rows: pl.DataFrame) -> list[_Chunk]:
             )
         )
     return out
-
-
-def _split(dstno: str) -> list[str]:
-    return [n for n in dstno.replace(",", ";").split(";") if n.strip()]
 
 
 def _dry_run(

@@ -155,15 +155,20 @@ create or replace view ic_latest_result as
     from ic_sends where kind = 'result'
     group by campaign, row;
 
+-- The class of a DLR word: DELIVERED, ACCEPTED and SENT all mean "the telco
+-- SMSC acknowledged it" (dlr.STATUS_CLASS is the same table for polars).
+create or replace macro ic_dlr_class(status) as
+    case when status in ('DELIVERED', 'ACCEPTED', 'SENT') then 'delivered'
+         when status = 'UNDELIVERED' then 'failed'
+         when status = 'PENDING' then 'pending'
+         else 'unknown' end;
+
 create or replace view ic_dlr_current as
     -- A message's status: a final one never goes back to PENDING; among
     -- finals the latest wins; ties by status, so arrival order never matters.
     select trx_id, dn_status, dlr_class, event_at from (
         select trx_id, dn_status, event_at,
-               case when dn_status in ('DELIVERED', 'ACCEPTED', 'SENT') then 'delivered'
-                    when dn_status = 'UNDELIVERED' then 'failed'
-                    when dn_status = 'PENDING' then 'pending'
-                    else 'unknown' end as dlr_class,
+               ic_dlr_class(dn_status) as dlr_class,
                row_number() over (
                    partition by trx_id
                    order by (dn_status <> 'PENDING') desc, event_at desc nulls last,
@@ -190,10 +195,7 @@ create or replace view messages as
 
 create or replace view dlr_events as
     select e.msisdn, e.trx_id, e.dn_status,
-           case when e.dn_status in ('DELIVERED', 'ACCEPTED', 'SENT') then 'delivered'
-                when e.dn_status = 'UNDELIVERED' then 'failed'
-                when e.dn_status = 'PENDING' then 'pending'
-                else 'unknown' end as dlr_class,
+           ic_dlr_class(e.dn_status) as dlr_class,
            e.event_at, e.imported_at, e.source, e.line, m.campaign, m.row,
            case when m.dstno is not null and e.msisdn is not null
                 then m.dstno = e.msisdn end as msisdn_matches
@@ -404,7 +406,7 @@ class Store:
         file read before is read only from where the last import stopped.
         Times without an offset are taken to be in ``time_zone``.
         """
-        from .dlr import ImportReport, read_sources
+        from .dlr import ImportReport, read_sources, status_class
 
         started = time.perf_counter()
         offsets = {
@@ -461,17 +463,6 @@ class Store:
                 ) m on m.sms_id = b.trx_id
                 """
             ).fetchall()[0]
-            by_status = con.sql(
-                """
-                select dn_status,
-                       case when dn_status in ('DELIVERED', 'ACCEPTED', 'SENT') then 'delivered'
-                            when dn_status = 'UNDELIVERED' then 'failed'
-                            when dn_status = 'PENDING' then 'pending'
-                            else 'unknown' end as class,
-                       sum(seen)::bigint as events
-                from ic_dlr_batch group by all order by events desc, dn_status
-                """
-            ).pl()
             con.execute("drop table ic_dlr_batch")
             con.commit()
         except duckdb.Error as exc:
@@ -487,7 +478,10 @@ class Store:
             msisdn_mismatch=int(mismatch),
             malformed=bad.height,
             ignored=parsed.ignored,
-            by_status=pl.DataFrame(by_status),
+            by_status=parsed.events.group_by("dn_status")
+            .agg(events=pl.len())
+            .select("dn_status", status_class(pl.col("dn_status")).alias("class"), "events")
+            .sort(["events", "dn_status"], descending=[True, False]),
             malformed_examples=[
                 f"{src}:{line}: {reason}: {text[:120]!r}"
                 for src, line, text, reason in bad.head(5).iter_rows()

@@ -163,7 +163,20 @@ class Gateway:
         masked: bool = False,
     ) -> dict[str, Any]:
         """The JSON send body; ``masked=True`` shows the password as ``***``."""
-        count = sum(len(_split_numbers(m["dstno"])) for m in messages)
+        numbers = [n for m in messages for n in split_numbers(m["dstno"])]
+        return self._json_body(messages, numbers, type, sendid, sendlater, fid, masked)
+
+    def _json_body(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        numbers: Sequence[str],
+        type: int,
+        sendid: str | None,
+        sendlater: str | None,
+        fid: str | None,
+        masked: bool,
+    ) -> dict[str, Any]:
+        count = len(numbers)
         if not messages or count > MAX_NUMBERS:
             raise GatewayError(
                 f"A JSON request carries 1 to {MAX_NUMBERS} destination numbers; this one has "
@@ -192,10 +205,8 @@ class Gateway:
         fid: str | None,
     ) -> tuple[list[str], list[str], dict[str, Any]]:
         """URLs, destination numbers and request options of a JSON send."""
-        payload = self.json_payload(
-            messages, type=type, sendid=sendid, sendlater=sendlater, fid=fid
-        )
-        numbers = [n for m in messages for n in _split_numbers(m["dstno"])]
+        numbers = [n for m in messages for n in split_numbers(m["dstno"])]
+        payload = self._json_body(messages, numbers, type, sendid, sendlater, fid, False)
         return self._urls(JSON_HOSTS, JSON_PATH), numbers, {"method": "POST", "json": payload}
 
     def _form(self, dstno: str, msg: str, type: int, sendid: str | None) -> dict[str, str]:
@@ -270,7 +281,7 @@ class Gateway:
         """One message to one or more numbers (``;``-separated) via the classic API."""
         return self._send_sync(
             self._urls(CLASSIC_HOSTS, CLASSIC_PATH),
-            _split_numbers(dstno),
+            split_numbers(dstno),
             self._classic_request(dstno, msg, type, sendid, method),
         )
 
@@ -278,7 +289,7 @@ class Gateway:
         """One message via the REST endpoint (same parameters as the classic API)."""
         return self._send_sync(
             self._urls(REST_HOSTS, REST_PATH),
-            _split_numbers(dstno),
+            split_numbers(dstno),
             {"method": "POST", "data": self._form(dstno, msg, type, sendid)},
         )
 
@@ -359,7 +370,7 @@ class Gateway:
         """:meth:`send_classic`, asynchronously."""
         return await self._send_async(
             self._urls(CLASSIC_HOSTS, CLASSIC_PATH),
-            _split_numbers(dstno),
+            split_numbers(dstno),
             self._classic_request(dstno, msg, type, sendid, method),
         )
 
@@ -447,7 +458,8 @@ class _Failover:
         return Reply(Unreached(f"no host could be reached ({causes})"), tuple(self.attempts))
 
 
-def _split_numbers(dstno: str) -> list[str]:
+def split_numbers(dstno: str) -> list[str]:
+    """The numbers of a dstno (``;`` or ``,`` between several)."""
     if ";" not in dstno and "," not in dstno:  # the usual case, without a regex
         return [dstno.strip()] if dstno.strip() else []
     return [n.strip() for n in re.split(r"[;,]", dstno) if n.strip()]
