@@ -5,9 +5,10 @@
 >>> camp = ic.Campaign("nov-promo", contacts, template="Hi %name%!")  # doctest: +SKIP
 """
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
 
-from . import gateway
+from . import gateway, plots
 from .campaign import Campaign
 from .contacts import read_contacts
 from .encoding import SMART_ASCII, BillingRule, read_rate_card
@@ -22,9 +23,18 @@ from .errors import (
 )
 from .gateway.client import Gateway
 from .numbers import normalise_numbers
+from .receiver import Receiver
 from .render import parse_template
+from .report import ReportError, delivery_summary, write_report
 from .send import SendReport
 from .store import Store
+
+
+def __getattr__(name: str) -> object:
+    if name == "widgets":  # ipywidgets is imported only when the widgets are asked for
+        return importlib.import_module(f"{__name__}.widgets")
+    raise AttributeError(f"module 'isms_campaigns' has no attribute {name!r}")
+
 
 try:
     __version__ = version("isms_campaigns")
@@ -40,15 +50,21 @@ __all__ = [
     "GatewayError",
     "IsmsError",
     "PlanError",
+    "Receiver",
+    "ReportError",
     "SendError",
     "SendReport",
     "Store",
     "StoreError",
     "TemplateError",
     "__version__",
+    "delivery_summary",
     "gateway",
     "normalise_numbers",
     "parse_template",
+    "plots",
     "read_contacts",
     "read_rate_card",
+    "widgets",
+    "write_report",
 ]

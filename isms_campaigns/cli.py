@@ -227,6 +227,15 @@ def cmd_simulator(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_receiver(args: argparse.Namespace) -> int:
+    from .receiver import Receiver, serve
+
+    token = args.token or os.environ.get("ISMS_DLR_TOKEN", "")
+    app = Receiver(token, args.spool, max_file_bytes=int(args.max_file_mb * 2**20))
+    serve(app, args.host, args.port)  # until Ctrl-C or SIGTERM
+    return 0
+
+
 def _add_plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("contacts", help="contact list: .csv .tsv .xlsx .parquet .json .jsonl")
     p.add_argument("--template", help="message text with %%tokens%%, e.g. 'Hi %%name%%'")
@@ -328,6 +337,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="zone of times written without an offset (default UTC; e.g. Asia/Kuala_Lumpur)",
     )
     imp.set_defaults(func=cmd_import_dlr)
+
+    rec = sub.add_parser(
+        "receiver",
+        help="receive iSMS delivery-report callbacks into a spool folder",
+        description=(
+            "Serve GET /dlr/<token>?msisdn=…&trx_id=…&dn_status=… (the callback URL to give "
+            "iSMS) and /health. Each report is answered 200 only once it is fsynced to a "
+            "JSON-lines file in --spool; import them with: isms-campaigns import-dlr SPOOL. "
+            "Put it behind a reverse proxy with TLS (see the README)."
+        ),
+    )
+    rec.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 = any)")
+    rec.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    rec.add_argument(
+        "--token",
+        help="secret part of the callback URL, 12+ letters/digits/-/_ "
+        "(default: $ISMS_DLR_TOKEN, which keeps it out of the process list)",
+    )
+    rec.add_argument("--spool", default="dlr-spool", help="spool folder (default %(default)s)")
+    rec.add_argument(
+        "--max-file-mb", type=float, default=64, help="rotate spool files past this size"
+    )
+    rec.set_defaults(func=cmd_receiver)
 
     sim = sub.add_parser(
         "simulator", help="serve a stand-in iSMS gateway on loopback (for demos and tests)"

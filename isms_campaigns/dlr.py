@@ -2,10 +2,12 @@
 
 Sources: callback URLs or any text log whose lines hold the callback's query
 string (nginx/Apache access logs included: their ``[timestamp]`` is the
-event time), CSV/TSV/Parquet/JSON/JSONL with ``msisdn``, ``trx_id``,
-``dn_status`` and optionally a time column, a polars frame, a directory or
-a glob of any of these. Everything is parsed with polars expressions: no
-Python loop over lines.
+event time), JSON lines (the receiver's spool, or any JSONL with those keys),
+CSV/TSV/Parquet/JSON with ``msisdn``, ``trx_id``, ``dn_status`` and
+optionally a time column, a polars frame, a directory or a glob of any of
+these. Text files, JSON lines included, are read from where the last import
+stopped. Everything is parsed with polars expressions: no Python loop over
+lines.
 
 >>> line = '1.2.3.4 - - [21/Nov/2026:10:00:00 +0000] "GET /dlr?msisdn=60123456789&trx_id=7&dn_status=delivered HTTP/1.1" 200 2'
 >>> parse_lines(pl.Series([line])).select("msisdn", "trx_id", "dn_status").row(0)
@@ -34,7 +36,8 @@ STATUS_CLASS = {
     "PENDING": "pending",
 }
 EVENT_COLUMNS = ("msisdn", "trx_id", "dn_status", "event_at", "source", "line")
-TABLE_SUFFIXES = {".csv", ".tsv", ".parquet", ".json", ".jsonl", ".ndjson"}
+# JSON lines are read as text: line by line, incrementally, a bad line reported.
+TABLE_SUFFIXES = {".csv", ".tsv", ".parquet", ".json"}
 TIME_COLUMNS = ("event_at", "time", "timestamp", "received_at", "datetime", "date")
 _EVENT_SCHEMA = {
     "msisdn": pl.String,
@@ -66,9 +69,12 @@ def status_class(status: pl.Expr) -> pl.Expr:
 
 
 def _param(text: pl.Expr, name: str) -> pl.Expr:
-    # The value up to the next &, space or quote; '+' and %20 are spaces in a query.
+    # A query value runs to the next &, space or quote; '+' and %20 are spaces
+    # in a query. A JSON line has "name": "value" (or a bare number).
     raw = text.str.extract(rf"(?:^|[?&\s]){name}=([^&\s\"']*)", 1)
-    return raw.str.replace_all(r"\+|%20", " ").str.replace_all("%2B", "+")
+    query = raw.str.replace_all(r"\+|%20", " ").str.replace_all("%2B", "+")
+    json = text.str.extract(rf'"{name}"\s*:\s*"?([^",}}\\]*)', 1)
+    return pl.coalesce(query, json)
 
 
 def _clean(events: pl.LazyFrame) -> pl.LazyFrame:
@@ -88,15 +94,23 @@ def _clean(events: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def parse_lines(lines: pl.Series, source: str = "lines", first_line: int = 1) -> pl.DataFrame:
-    """Callback URLs or log lines -> events (with ``reason`` set on the unusable ones).
+_ISO = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
 
+
+def parse_lines(
+    lines: pl.Series, source: str = "lines", first_line: int = 1, time_zone: str = "UTC"
+) -> pl.DataFrame:
+    """Callback URLs, log lines or JSON lines -> events (``reason`` set on unusable ones).
+
+    The event time is an access log's ``[timestamp]``, an ISO time opening
+    the line, or a JSON line's time key (``received_at``, ``event_at``…).
     Lines that hold none of the callback's parameters get reason ``ignored``.
     """
     text = pl.col("text")
     stamp = text.str.extract(r"\[(\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]", 1)
-    iso = text.str.extract(
-        r"^\s*(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)", 1
+    iso = pl.coalesce(
+        text.str.extract(rf"^\s*({_ISO})", 1),
+        text.str.extract(rf'"(?:{"|".join(TIME_COLUMNS)})"\s*:\s*"({_ISO})"', 1),
     )
     frame = pl.DataFrame({"text": lines.cast(pl.String)}).with_row_index("line", offset=first_line)
     parsed = frame.lazy().with_columns(
@@ -105,13 +119,13 @@ def parse_lines(lines: pl.Series, source: str = "lines", first_line: int = 1) ->
         dn_status=_param(text, "dn_status"),
         event_at=pl.coalesce(
             stamp.str.strptime(pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False),
-            _to_utc(iso),
+            _to_utc(iso, time_zone),
         ),
         source=pl.lit(source),
         line=pl.col("line").cast(pl.Int64),
     )
     cleaned = _clean(parsed).with_columns(
-        reason=pl.when(~text.str.contains(r"(?:msisdn|trx_id|dn_status)="))
+        reason=pl.when(~text.str.contains(r"(?:msisdn|trx_id|dn_status)(?:=|\"\s*:)"))
         .then(pl.lit("ignored"))
         .otherwise(pl.col("reason"))
     )
@@ -122,9 +136,16 @@ def _to_utc(text: pl.Expr, time_zone: str = "UTC") -> pl.Expr:
     """ISO-8601 text with or without an offset; without one it is in ``time_zone``."""
     value = text.str.strip_chars().str.replace(" ", "T")
     with_offset = value.str.contains(r"(Z|[+-]\d{2}:?\d{2})$")
-    aware = value.str.to_datetime(time_zone="UTC", strict=False, time_unit="us")
+    # Each branch parses only its own kind: polars infers one format per column.
+    aware = (
+        pl.when(with_offset)
+        .then(value)
+        .str.to_datetime(time_zone="UTC", strict=False, time_unit="us")
+    )
     naive = (
-        value.str.to_datetime(strict=False, time_unit="us")
+        pl.when(~with_offset)
+        .then(value)
+        .str.to_datetime(strict=False, time_unit="us")
         .dt.replace_time_zone(time_zone, non_existent="null", ambiguous="earliest")
         .dt.convert_time_zone("UTC")
     )
@@ -186,7 +207,7 @@ def read_sources(
         elif item.suffix.lower() in TABLE_SUFFIXES:
             parts.append(parse_table(_read_table(item), str(item), time_zone))
         else:
-            frame, done = _read_text(item, offsets.get(str(item)))
+            frame, done = _read_text(item, offsets.get(str(item)), time_zone)
             parts.append(frame)
             taken.append(done)
     if not parts:
@@ -233,7 +254,7 @@ def _read_table(path: Path) -> pl.DataFrame:
 
 
 def _read_text(
-    path: Path, taken: tuple[int, int] | None
+    path: Path, taken: tuple[int, int] | None, time_zone: str
 ) -> tuple[pl.DataFrame, tuple[str, int, int]]:
     """The lines appended since ``taken``; a partial last line waits for the next import."""
     size = path.stat().st_size
@@ -244,7 +265,8 @@ def _read_text(
     end = data.rfind(b"\n") + 1  # only whole lines
     text = data[:end].decode("utf-8", errors="replace")
     lines = text.split("\n")[:-1] if text else []
-    frame = parse_lines(pl.Series("text", lines, dtype=pl.String), str(path), first_line + 1)
+    series = pl.Series("text", lines, dtype=pl.String)
+    frame = parse_lines(series, str(path), first_line + 1, time_zone)
     return frame, (str(path), start + end, first_line + len(lines))
 
 

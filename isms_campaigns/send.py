@@ -24,7 +24,7 @@ import html
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import accumulate
@@ -279,6 +279,7 @@ class Sender:
         requests_per_second: float | None = None,
         progress: bool = True,
         retry_delays: Sequence[float] = RETRY_DELAYS,
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self.store = store
         self.gateway = gateway
@@ -297,6 +298,9 @@ class Sender:
         self.credits_charged: int | None = None
         self._unknown_in_a_row = 0
         self._next_start = 0.0
+        self.on_progress = on_progress  # (messages answered, messages to send)
+        self.done = 0
+        self.total = sum(len(c.rows) for c in chunks)
 
     def stop(self, reason: str = "stopped by the user", what_to_do: str | None = None) -> None:
         """Start nothing new; the first reason given is the one reported."""
@@ -342,8 +346,7 @@ class Sender:
         queue = list(reversed(self.chunks))
         running: dict[asyncio.Task[_Outcome], _Chunk] = {}
         finished: list[_Outcome] = []
-        total = sum(len(c.rows) for c in self.chunks)
-        bar = tqdm(total=total, unit="msg", desc=self.campaign, disable=not self.progress)
+        bar = tqdm(total=self.total, unit="msg", desc=self.campaign, disable=not self.progress)
         try:
             while True:
                 starting: list[_Chunk] = []
@@ -497,9 +500,12 @@ class Sender:
     def _progress(self, bar: Any, finished: list[_Outcome]) -> None:
         done = sum(len(o.chunk.rows) for o in finished if isinstance(o.result, (Sent, Unknown)))
         if done:
+            self.done += done
             bar.update(done)
             if self.credits_charged is not None:
                 bar.set_postfix(credits=f"{self.credits_charged:,}", refresh=False)
+            if self.on_progress is not None:
+                self.on_progress(self.done, self.total)
 
 
 # --------------------------------------------------------------------------
@@ -519,8 +525,15 @@ def send_campaign(
     check_balance: bool = True,
     progress: bool = True,
     retry_delays: Sequence[float] = RETRY_DELAYS,
+    on_start: Callable[[Sender], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> SendReport:
-    """See :meth:`Campaign.send`."""
+    """See :meth:`Campaign.send`.
+
+    ``on_start(sender)`` is called before the first request (a SendPanel keeps
+    the Sender to stop it); ``on_progress(done, total)`` after each round of
+    answers, in the sender's thread.
+    """
     started = time.perf_counter()
     record, messages = _plan_for(camp, store, test_numbers)
     messages, chunks = chunk_plan(messages)
@@ -565,7 +578,10 @@ def send_campaign(
         requests_per_second=requests_per_second,
         progress=progress,
         retry_delays=retry_delays,
+        on_progress=on_progress,
     )
+    if on_start is not None:
+        on_start(sender)
     if pending.height:
         sender.run()
     unknown = store._chunks_in(record.campaign, ("in_flight", "unknown"))

@@ -23,6 +23,7 @@ reach it: nothing the gateway client holds is written.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -282,6 +283,14 @@ class CampaignRecord:
     smart_ascii: bool
 
 
+class _Sequence:
+    """The next ``seq`` of ``ic_sends``, shared by a store and its cursor twins."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.next: int | None = None
+
+
 class Store:
     """The campaign store: a DuckDB file, ``":memory:"``, or your own connection.
 
@@ -299,7 +308,7 @@ class Store:
             self.path = str(path)
             self._con = _connect(self.path)
             self._owned = True
-        self._seq: int | None = None
+        self._seq = _Sequence()
         self._migrate()
 
     @classmethod
@@ -307,7 +316,7 @@ class Store:
         """The same database through a new cursor, for another thread."""
         twin = cls.__new__(cls)
         twin.path, twin._con, twin._owned = store.path, store._con.cursor(), True
-        twin._seq = None
+        twin._seq = store._seq  # one counter: seq orders every write to ic_sends
         return twin
 
     # -- opening -----------------------------------------------------------------
@@ -647,9 +656,15 @@ class Store:
         """
         if not rows:
             return
-        if self._seq is None:  # one writer per file, so counting here is safe
-            self._seq = int(_scalar(self._con, "select coalesce(max(seq), 0) + 1 from ic_sends"))
-        seq, now = self._seq, _now()
+        with self._seq.lock:  # one writer per file; its threads take turns here
+            self._append_sends_locked(rows)
+
+    def _append_sends_locked(self, rows: Sequence[dict[str, Any]]) -> None:
+        if self._seq.next is None:
+            self._seq.next = int(
+                _scalar(self._con, "select coalesce(max(seq), 0) + 1 from ic_sends")
+            )
+        seq, now = self._seq.next, _now()
         columns: dict[str, list[Any]] = {name: [] for name in SENDS_SCHEMA.names}
 
         def extend(n: int, values: dict[str, Any]) -> None:
@@ -680,7 +695,7 @@ class Store:
             con.begin()
             con.execute("insert into ic_sends select * from ic_incoming_sends")
             con.commit()
-            self._seq = seq
+            self._seq.next = seq
         except duckdb.Error as exc:
             _rollback(con)
             raise StoreError(f"Could not record the send: {exc}") from None

@@ -5,7 +5,7 @@ import doctest
 import pytest
 
 import isms_campaigns as ic
-from isms_campaigns import campaign, dlr, encoding, numbers, render, store
+from isms_campaigns import campaign, dlr, encoding, numbers, plots, render, report, store
 
 
 def test_all_is_complete() -> None:
@@ -20,7 +20,7 @@ def test_errors_share_one_root() -> None:
         assert issubclass(error, ic.IsmsError)
 
 
-@pytest.mark.parametrize("module", [campaign, dlr, encoding, numbers, render, store])
+@pytest.mark.parametrize("module", [campaign, dlr, encoding, numbers, plots, render, report, store])
 def test_docstring_examples_run(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
     assert result.attempted > 0

@@ -326,6 +326,23 @@ def test_resolve_unknown_with_resend_sends_those_chunks_again() -> None:
     assert report.complete and report.states == {"submitted": 1}
 
 
+def test_settling_after_a_second_ambiguous_send_takes_effect() -> None:
+    # The sender writes from its own thread's cursor; the store's later
+    # writes must still come after its writes in the log.
+    sim, store = Simulator(), ic.Store()
+    camp = ic.Campaign("one", pl.DataFrame({"phone": ["0123456789"]}), template="Hi")
+    sim.set_fault(0, "5xx")
+    assert camp.send(gateway(sim), store, progress=False).unknown_chunks == [0]
+    store.resolve_unknown("one", resend=True)
+    assert camp.send(gateway(sim), store, progress=False).unknown_chunks == [0]
+    store.resolve_unknown("one", resend=False)
+    sim.set_fault(0, "ok")
+    report = camp.send(gateway(sim), store, progress=False)
+    assert report.requests == 0 and report.unknown_chunks == [] and report.ok
+    seqs = store.sql("select seq from ic_sends")["seq"]
+    assert seqs.n_unique() == seqs.len()
+
+
 def test_three_unknown_answers_in_a_row_stop_the_send(camp: ic.Campaign) -> None:
     sim, store = Simulator(), ic.Store()
     sim.set_fault(0, "5xx")

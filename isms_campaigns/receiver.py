@@ -1,0 +1,366 @@
+"""The delivery-report receiver: an ASGI app that spools iSMS callbacks durably.
+
+Give iSMS ``https://your.host/dlr/<token>`` as the callback URL. Each
+``GET /dlr/<token>?msisdn=…&trx_id=…&dn_status=…`` is answered ``200 OK``
+only after the event, with its receive time, is written to an append-only
+JSON-lines file in the spool folder and fsynced (requests arriving together
+share one fsync). ``store.import_dlr(spool_folder)`` takes what is new.
+
+The app is a plain ASGI callable, so any ASGI server can run it
+(``uvicorn 'isms_campaigns.receiver:app_from_env' --factory``);
+``isms-campaigns receiver`` runs it with uvicorn.
+
+>>> app = Receiver("s3cret-token-123", "/tmp/spool")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import os
+import re
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from .errors import IsmsError
+
+try:  # one receiver per spool folder; the lock needs POSIX
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+MAX_QUERY = 2048  # bytes; a real callback is under 100
+MAX_FILE_BYTES = 64 * 2**20  # a spool file is rotated past this size
+FIELDS = ("msisdn", "trx_id", "dn_status")
+# What a callback's values may look like; anything else is answered 400.
+_VALID = {
+    "msisdn": re.compile(r"\+?[0-9]{6,20}"),
+    "trx_id": re.compile(r"[A-Za-z0-9._:-]{1,64}"),
+    "dn_status": re.compile(r"[A-Za-z][A-Za-z _-]{0,31}"),
+}
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{12,128}")
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class ReceiverError(IsmsError):
+    """The receiver cannot start: a bad token, or a spool folder in use."""
+
+
+class Spool:
+    """Append-only JSON-lines files in one folder, written by one process.
+
+    A new file is started at every open and when the current one passes
+    ``max_bytes``. A line cut short by a crash was never acknowledged, so
+    opening the folder trims it (iSMS got no 200 and sends it again).
+    """
+
+    def __init__(self, folder: str | Path, max_bytes: int = MAX_FILE_BYTES) -> None:
+        self.folder = Path(folder)
+        self.max_bytes = max_bytes
+        self.written = 0
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock = (self.folder / ".receiver.lock").open("a")
+        if fcntl is not None:
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                self._lock.close()
+                raise ReceiverError(
+                    f"The spool folder {str(self.folder)!r} is in use by another receiver: "
+                    f"give each receiver its own --spool folder."
+                ) from None
+        for path in self.files():
+            _trim_partial_line(path)
+        self._file: Any = None
+        self._size = 0
+        self._guard = threading.Lock()
+
+    def files(self) -> list[Path]:
+        return sorted(self.folder.glob("dlr-*.jsonl"))
+
+    @property
+    def current(self) -> Path | None:
+        return Path(self._file.name) if self._file else None
+
+    def write(self, lines: list[bytes]) -> None:
+        """Append whole lines, flush and fsync: when this returns they are on disk."""
+        data = b"".join(lines)
+        with self._guard:
+            if self._file is None or self._size >= self.max_bytes:
+                self._rotate()
+            self._file.write(data)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._size += len(data)
+            self.written += len(lines)
+
+    def _rotate(self) -> None:
+        if self._file:
+            self._file.close()
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        path = self.folder / f"dlr-{stamp}.jsonl"
+        n = 1
+        while path.exists():  # two rotations within a microsecond
+            path = self.folder / f"dlr-{stamp}-{n}.jsonl"
+            n += 1
+        self._file = path.open("ab")
+        self._size = 0
+        _fsync_folder(self.folder)  # the new file's name is durable too
+
+    def close(self) -> None:
+        with self._guard:
+            if self._file:
+                self._file.close()
+                self._file = None
+        self._lock.close()
+
+
+def _trim_partial_line(path: Path) -> None:
+    with path.open("r+b") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        handle.seek(max(0, size - 4096))
+        tail = handle.read()
+        if tail.endswith(b"\n"):
+            return
+        cut = tail.rfind(b"\n")
+        if cut < 0 and size > 4096:  # a line longer than any we write: keep it, import reports it
+            return
+        handle.truncate(size - len(tail) + cut + 1)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not possible on every platform
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class _GroupCommit:
+    """Callers wait for their line to be on disk; one fsync serves all who arrived."""
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._writing = False
+
+    async def append(self, line: bytes) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((line, future))
+        if not self._writing:
+            self._writing = True
+            asyncio.get_running_loop().create_task(self._drain())
+        await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    await asyncio.to_thread(self.spool.write, [line for line, _ in batch])
+                except OSError as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                else:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_result(None)
+        finally:
+            self._writing = False
+
+
+class Receiver:
+    """The ASGI app: ``GET /dlr/<token>?…`` spools a delivery report; ``GET /health``.
+
+    Wrong token → 403 (compared in constant time); a missing, repeated or
+    malformed parameter → 400 naming it; a method other than GET → 405; a
+    query over ``MAX_QUERY`` bytes → 414; a request body → 413; the spool
+    unwritable → 503, so iSMS tries again.
+    """
+
+    def __init__(
+        self, token: str, spool: str | Path | Spool, *, max_file_bytes: int = MAX_FILE_BYTES
+    ) -> None:
+        if not _TOKEN.fullmatch(token or ""):
+            raise ReceiverError(
+                "The receiver token must be 12 to 128 letters, digits, '-' or '_' (it is "
+                "part of the callback URL). Make one with: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(24))'"
+            )
+        self._token = token.encode()
+        self.spool = spool if isinstance(spool, Spool) else Spool(spool, max_file_bytes)
+        self._commit = _GroupCommit(self.spool)
+        self.received = 0
+
+    def close(self) -> None:
+        """Close the spool (an ASGI server's shutdown does this too)."""
+        self.spool.close()
+
+    def __repr__(self) -> str:  # the token is a secret: never shown
+        return f"<Receiver spool={str(self.spool.folder)!r} received={self.received}>"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            status, body, headers = await self._handle(scope)
+            await _respond(send, status, body, headers)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _handle(self, scope: Scope) -> tuple[int, str, list[tuple[bytes, bytes]]]:
+        path, method = scope["path"], scope["method"]
+        if path == "/health":
+            if method not in ("GET", "HEAD"):
+                return 405, "use GET", [(b"allow", b"GET, HEAD")]
+            health = {"status": "ok", "received": self.received, "files": len(self.spool.files())}
+            return 200, json.dumps(health), [(b"content-type", b"application/json")]
+        if not path.startswith("/dlr/"):
+            return 404, "not found: the callback URL is /dlr/<token>", []
+        if method != "GET":
+            return 405, "iSMS delivery reports are GET requests", [(b"allow", b"GET")]
+        if not hmac.compare_digest(path[5:].encode("utf-8", "replace"), self._token):
+            return 403, "forbidden", []
+        headers = dict(scope.get("headers") or [])
+        if headers.get(b"content-length", b"0") != b"0" or b"transfer-encoding" in headers:
+            return 413, "a delivery report has no body", []
+        query = scope.get("query_string", b"")
+        if len(query) > MAX_QUERY:
+            return 414, f"query over {MAX_QUERY} bytes", []
+        event, problem = _parse(query)
+        if event is None:
+            return 400, problem, []
+        event["received_at"] = datetime.now(UTC).isoformat(timespec="microseconds")
+        line = json.dumps(event, separators=(",", ":")).encode() + b"\n"
+        try:
+            await self._commit.append(line)
+        except OSError:
+            return 503, "could not write the spool; try again later", []
+        self.received += 1
+        return 200, "OK", []
+
+
+def _parse(query: bytes) -> tuple[dict[str, str] | None, str]:
+    try:
+        params = parse_qs(
+            query.decode("ascii"),
+            keep_blank_values=True,
+            strict_parsing=False,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=20,
+        )
+    except (UnicodeDecodeError, ValueError):
+        return None, "unreadable query string"
+    event = {}
+    for name in FIELDS:
+        values = params.get(name)
+        if not values:
+            return None, f"missing {name}"
+        if len(values) > 1:
+            return None, f"{name} given {len(values)} times"
+        if not _VALID[name].fullmatch(values[0]):
+            return None, f"malformed {name}"
+        event[name] = values[0]
+    return event, ""
+
+
+async def _respond(send: Send, status: int, body: str, headers: list[tuple[bytes, bytes]]) -> None:
+    data = body.encode()
+    if not any(key == b"content-type" for key, _ in headers):
+        headers = [(b"content-type", b"text/plain; charset=utf-8"), *headers]
+    headers.append((b"content-length", str(len(data)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+def app_from_env() -> Receiver:
+    """For ``uvicorn --factory``: token from ISMS_DLR_TOKEN, folder from ISMS_DLR_SPOOL."""
+    token = os.environ.get("ISMS_DLR_TOKEN", "")
+    folder = os.environ.get("ISMS_DLR_SPOOL", "dlr-spool")
+    return Receiver(token, folder)
+
+
+def _config(app: Receiver) -> Any:
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,  # the access log would show the token; the spool is the log
+        lifespan="on",
+        h11_max_incomplete_event_size=16 * 1024,  # bounded request line and headers
+        limit_concurrency=2000,
+        timeout_keep_alive=30,
+    )
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that
+    # say so, and without it every answer waits ~40 ms for a delayed ACK.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ReceiverError(f"Cannot listen on {host}:{port}: {exc.strerror}.") from None
+    return sock
+
+
+def serve(
+    app: Receiver, host: str = "127.0.0.1", port: int = 8080, *, announce: bool = True
+) -> None:
+    """Serve ``app`` with uvicorn until SIGINT/SIGTERM (which stop it cleanly)."""
+    import uvicorn
+
+    sock = _listen(host, port)
+    if announce:
+        real = sock.getsockname()[1]
+        print(f"receiving delivery reports on http://{host}:{real}/dlr/<token>", flush=True)
+        print(f"spooling to {app.spool.folder}; health at http://{host}:{real}/health", flush=True)
+    uvicorn.Server(_config(app)).run(sockets=[sock])
+
+
+@contextlib.contextmanager
+def running(app: Receiver, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``app`` in a background thread; yields its callback URL (token included)."""
+    import uvicorn
+
+    sock = _listen(host, port)
+    server = uvicorn.Server(_config(app))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        threading.Event().wait(0.01)
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}/dlr/{app._token.decode()}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()

@@ -1,0 +1,542 @@
+"""Notebook widgets, without a browser: set values, click, flush, read the outputs.
+
+Nothing here waits on a clock: the Composer's debounce is flushed by hand,
+sends go through the simulator's in-process transport, and Stop is clicked
+from inside a request, at a known point of the send.
+"""
+
+from __future__ import annotations
+
+import doctest
+import html
+import json
+import re
+from collections import Counter
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import polars as pl
+import pytest
+
+import isms_campaigns as ic
+from isms_campaigns import widgets
+from isms_campaigns.report import _html_table, _readable, delivery_summary
+from isms_campaigns.send import chunk_plan
+from isms_campaigns.simulator import Account, Simulator
+from isms_campaigns.widgets import FIGURES, Composer, Dashboard, SendPanel
+
+from .conftest import DATA
+
+PASSWORD = "s3cret-Pa55"
+LONG = (
+    "Hi %name%, your order %order_id% is ready for collection at %outlet%. "
+    "We’re open 10am–10pm daily — see you soon!"
+)
+
+
+@pytest.fixture
+def sample() -> pl.DataFrame:
+    return ic.read_contacts(DATA / "sample_contacts.csv")
+
+
+def everything_shown(widget: Any) -> str:
+    """Every value of a widget and its children, as the browser would get them."""
+    parts = [json.dumps(widget.get_state(), default=str, ensure_ascii=False)]
+    for child in getattr(widget, "children", ()):
+        parts.append(everything_shown(child))
+    return "\n".join(parts)
+
+
+# -- Composer -------------------------------------------------------------------
+
+
+def test_composer_shows_the_campaign_it_plans(sample: pl.DataFrame) -> None:
+    composer = Composer(sample, name="nov", template="Hi %name%, order %order_id%")
+    camp = composer.campaign
+    assert camp is not None and composer.error is None
+    assert camp.name == "nov" and camp.messages.height == 320
+    first = camp.sendable.row(0, named=True)
+    assert first["msg"] in composer.preview.value.replace("&#x27;", "'")
+    assert f">{camp.sendable.height:,}<" in composer.stats.value
+    assert f">{camp.credits:,}<" in composer.stats.value
+    assert "type 2 (Unicode)" in composer.stats.value  # the type mix
+    assert "duplicate" in composer.problems.value  # the problems table, with examples
+    assert "(row " in composer.problems.value
+    assert "Credits per recipient" in composer.histogram.value
+
+
+def test_token_buttons_cover_isms_tokens_and_columns_once(sample: pl.DataFrame) -> None:
+    composer = Composer(sample, template="Hi", delay=0)
+    tokens = list(composer.token_buttons)
+    assert tokens[:5] == ["name", "hpno", "email", "dob", "desc"]  # the sample has these columns
+    assert set(tokens) == {"name", "hpno", "email", "dob", "desc", *sample.columns}
+    assert len(tokens) == len(set(tokens))
+
+    composer.token_buttons["name"].click()
+    composer.token_buttons["order_id"].click()
+    assert composer.template.value == "Hi %name% %order_id%"
+    camp = composer.campaign
+    assert camp is not None
+    assert camp.sendable["msg"][0] == "Hi {} {}".format(
+        *sample.select("name", "order_id").row(camp.sendable["row"][0])
+    )
+
+
+def test_without_a_column_only_hpno_of_the_isms_tokens_is_offered() -> None:
+    contacts = pl.DataFrame({"phone": ["0123456789"], "nama": ["Ali"]})
+    composer = Composer(contacts, template="Hi", delay=0)
+    assert list(composer.token_buttons) == ["hpno", "phone", "nama"]
+
+
+def test_edits_wait_for_the_quiet_period_then_plan_once(sample: pl.DataFrame) -> None:
+    composer = Composer(sample, template="Hello", delay=3600)  # the timer never fires here
+    before = composer.preview.value
+    plans = 0
+    plan = composer._recompute._fn
+
+    def counted() -> None:
+        nonlocal plans
+        plans += 1
+        plan()
+
+    composer._recompute._fn = counted
+    for i in range(1, 30):  # typing
+        composer.template.value = "Hello there"[:i]
+    assert composer._recompute.pending and plans == 0
+    assert composer.preview.value == before  # nothing recomputed while typing
+    assert "updating" in composer.status.value
+    composer.flush()
+    assert plans == 1 and not composer._recompute.pending
+    assert "Hello there" in composer.preview.value
+    composer.sender_id.value = "MyShop"
+    camp = composer.campaign  # reading the campaign applies the pending edit first
+    assert plans == 2 and camp is not None and camp.settings.sender_id == "MyShop"
+    composer.close()
+
+
+def test_the_quiet_period_ends_on_the_timer_thread(sample: pl.DataFrame) -> None:
+    composer = Composer(sample, template="Hello", delay=0.01)
+    composer.template.value = "Hello again"
+    timer = composer._recompute._timer
+    assert timer is not None
+    timer.join(timeout=60)  # waits for the run to end, whenever it happens
+    assert not composer._recompute.pending
+    assert "Hello again" in composer.preview.value
+
+
+def test_the_docstring_example_runs() -> None:
+    result = doctest.testmod(widgets, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_template_typo_shows_the_library_message_not_a_traceback(sample: pl.DataFrame) -> None:
+    composer = Composer(sample, template="Hi %name%", delay=0)
+    good = composer.preview.value
+    composer.template.value = "Hi %nmae%"
+    assert composer.campaign is None
+    assert composer.error is not None and "Did you mean %name%" in composer.error
+    assert 'class="err"' in composer.status.value
+    assert "Unknown token %nmae%" in composer.status.value
+    assert "Traceback" not in everything_shown(composer)
+    assert composer.preview.value == good  # the last good plan stays on screen
+    composer.template.value = "Hi %name%"
+    assert composer.campaign is not None and 'class="err"' not in composer.status.value
+
+
+def test_sender_id_is_checked_and_noted(sample: pl.DataFrame) -> None:
+    composer = Composer(sample, template="Hi", delay=0)
+    composer.sender_id.value = "My Shop!"
+    assert composer.campaign is None
+    assert "Sender ID 'My Shop!' is not allowed" in html.unescape(composer.status.value)
+    composer.sender_id.value = "MyShop"
+    assert composer.campaign is not None
+    assert "does not support sender IDs for Malaysian numbers" in composer.status.value
+
+
+def test_smart_ascii_fix_in_one_click_shows_the_credits_saved(sample: pl.DataFrame) -> None:
+    composer = Composer(sample, template=LONG, delay=0)
+    before = composer.campaign
+    assert before is not None
+    saving = before.smart_ascii_saving()
+    assert saving > 0
+    assert "’" in composer.unicode.value and "–" in composer.unicode.value
+    assert composer.fix_button.layout.display != "none"
+    assert f"save {saving:,} credits" in composer.fix_button.description
+
+    composer.fix_button.click()
+    after = composer.campaign
+    assert composer.smart_ascii.value and after is not None and after.smart_ascii
+    assert after.credits == before.credits - saving
+    assert f"saves {saving:,} credits" in composer.unicode.value
+    assert "’" not in composer.unicode.value  # what is left cannot be fixed
+    assert composer.fix_button.layout.display == "none"
+    assert histogram(composer) == bars(after) != bars(before)
+
+
+def histogram(composer: Composer) -> list[tuple[int, int]]:
+    """The (credits, recipients) bars the histogram draws."""
+    bar = (
+        r'<span>(\d+)</span><span class="bar" style="width:[0-9.]+%"></span>'
+        r'<span class="n">(\d+)</span>'
+    )
+    return [(int(c), int(n)) for c, n in re.findall(bar, composer.histogram.value)]
+
+
+def bars(camp: ic.Campaign) -> list[tuple[int, int]]:
+    return camp.sendable.group_by("credits").len().sort("credits").rows()
+
+
+def test_the_histogram_counts_recipients_per_credit(sample: pl.DataFrame) -> None:
+    composer = Composer(sample, template=LONG, delay=0)
+    camp = composer.campaign
+    assert camp is not None and camp.sendable["credits"].n_unique() > 1
+    assert histogram(composer) == bars(camp)
+
+
+def test_unknown_keywords_fail_at_once_and_campaign_keywords_pass(sample: pl.DataFrame) -> None:
+    with pytest.raises(TypeError):
+        Composer(sample, template="Hi", colour="red")
+    composer = Composer(sample, template="Hi %name%", fallbacks={"name": "Customer"}, delay=0)
+    camp = composer.campaign
+    assert camp is not None and camp.messages.filter(pl.col("msg") == "Hi Customer").height
+
+
+def test_a_file_path_is_read_once(sample: pl.DataFrame) -> None:
+    composer = Composer(DATA / "sample_contacts.csv", template="Hi", delay=0)
+    assert composer.contacts.equals(sample)
+
+
+def test_a_large_list_plans_in_one_vectorised_pass() -> None:
+    n = 100_000
+    contacts = pl.DataFrame({"i": pl.int_range(n, eager=True)}).select(
+        phone=pl.format("012{}", pl.col("i").cast(pl.String).str.zfill(7)),
+        name=pl.lit(["Ali", "Siti", "Mei Ling", None]).list.get(pl.col("i") % 4),
+    )
+    composer = Composer(contacts, template="Hi %name%", fallbacks={"name": "there"}, delay=0)
+    camp = composer.campaign
+    assert camp is not None and camp.sendable.height == n
+    assert f">{n:,}<" in composer.stats.value
+
+
+# -- SendPanel ------------------------------------------------------------------
+
+
+class Tap(httpx.AsyncBaseTransport):
+    """The simulator's transport, calling ``on_send(n)`` as the n-th send request leaves."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, on_send: Callable[[int], None]) -> None:
+        self.inner, self.on_send, self.sends = inner, on_send, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("isms_send_json.php"):
+            self.sends += 1
+            self.on_send(self.sends)
+        return await self.inner.handle_async_request(request)
+
+
+def gateway(sim: Simulator, on_send: Callable[[int], None] | None = None) -> ic.Gateway:
+    t = sim.transport()
+    tapped = t if on_send is None else Tap(t, on_send)
+    return ic.Gateway("demo", PASSWORD, hosts=sim.hosts, transport=t, async_transport=tapped)
+
+
+def simulator(balance: int | None = 1_000_000) -> Simulator:
+    return Simulator([Account(password=PASSWORD, balance=balance)])
+
+
+@pytest.fixture
+def camp(sample: pl.DataFrame) -> ic.Campaign:
+    return ic.Campaign(
+        "nov", sample, template="Hi %name%, order %order_id%", fallbacks={"name": "Customer"}
+    )
+
+
+def sent_pairs(sim: Simulator) -> Counter[tuple[str, str]]:
+    return Counter((e.dstno, e.msg) for e in sim.ledger)
+
+
+def states(store: ic.Store, name: str = "nov") -> dict[str, int]:
+    rows = store.sql(
+        "select state, count(*) from messages where campaign = ? group by state", [name]
+    ).rows()
+    return dict(rows)
+
+
+def test_send_needs_an_explicit_confirmation_of_recipients_and_credits(
+    camp: ic.Campaign,
+) -> None:
+    sim, store = simulator(), ic.Store()
+    panel = SendPanel(camp, gateway(sim), store)
+    n, credits = camp.sendable.height, camp.credits
+    assert f">{n:,}</div>messages to send" in panel.estimate.value
+    assert f">{credits:,}</div>credits" in panel.estimate.value
+    assert "Balance: 999,999" not in panel.estimate.value
+    assert "Balance: 1,000,000 credits — enough" in panel.estimate.value
+    assert f"send {n:,} messages for {credits:,} credits" in panel.confirm.description
+    assert panel.send_button.description == "Send"
+    assert panel.send_button.disabled and panel.stop_button.disabled
+
+    panel.start()  # even called directly, nothing goes without the confirmation
+    assert "Tick the confirmation first" in panel.message.value
+    assert not sim.ledger and store.campaigns().is_empty()
+
+    panel.confirm.value = True
+    assert not panel.send_button.disabled
+
+
+def test_a_confirmed_send_goes_out_once_with_progress_and_the_report(camp: ic.Campaign) -> None:
+    sim, store = simulator(), ic.Store()
+    panel = SendPanel(camp, gateway(sim), store)
+    panel.confirm.value = True
+    panel.send_button.click()
+    assert panel.wait(timeout=60)
+    assert sent_pairs(sim) == Counter(camp.sendable.select("dstno", "msg").iter_rows())
+    assert states(store) == {"submitted": camp.sendable.height, "skipped": 22}
+    report = panel.report
+    assert report is not None and report.complete
+    assert panel.result.value == report._repr_html_() and "complete" in panel.result.value
+    assert panel.progress.value == panel.progress.max == camp.sendable.height
+    n = camp.sendable.height
+    assert panel.progress_label.value == f"{n:,} / {n:,} messages"
+    assert panel.progress.bar_style == "success"
+    # Afterwards: nothing left to send, so nothing to confirm or click.
+    assert "Nothing left to send" in panel.estimate.value
+    assert panel.send_button.disabled and panel.confirm.disabled and panel.stop_button.disabled
+    assert PASSWORD not in everything_shown(panel)
+
+
+def test_stop_stops_and_resume_sends_exactly_the_rest(camp: ic.Campaign) -> None:
+    sim, store = simulator(), ic.Store()
+    panel: SendPanel | None = None
+    seen: list[tuple[int, bool]] = []
+
+    def stop_on_second_request(n: int) -> None:
+        if n == 2:
+            assert panel is not None
+            seen.append((panel.progress.value, panel.stop_button.disabled))
+            panel.stop_button.click()
+
+    panel = SendPanel(camp, gateway(sim, stop_on_second_request), store, concurrency=1)
+    panel.confirm.value = True
+    panel.send_button.click()
+    assert panel.wait(timeout=60)
+    report = panel.report
+    assert report is not None and report.stop_reason == "stopped by the user"
+    assert "stopped: stopped by the user" in panel.result.value
+    _, chunks = chunk_plan(camp.messages)
+    assert seen == [(chunks["numbers"][0], False)]  # live: the first request counted, Stop on
+    # The request in flight when Stop was clicked finished; nothing new started.
+    first_two = store.sql(
+        "select count(*) as n from messages where campaign = 'nov' and chunk < 2"
+    )["n"].item()
+    assert len(sim.ledger) == first_two < camp.sendable.height
+    assert states(store)["submitted"] == first_two
+    assert panel.progress.value == first_two and panel.progress.bar_style == "warning"
+
+    # The same panel, and a new one (a new kernel), both offer to resume the rest.
+    left = camp.sendable.height - first_two
+    for shown in (panel, SendPanel(camp, gateway(sim), store, check_balance=False)):
+        assert shown.send_button.description == "Resume"
+        assert "partly sent" in shown.estimate.value
+        assert f">{left:,}</div>messages to send" in shown.estimate.value
+        assert f"resume {left:,} messages" in shown.confirm.description
+        assert not shown.confirm.value and shown.send_button.disabled  # confirm again
+
+    panel.confirm.value = True
+    panel.send_button.click()
+    assert panel.wait(timeout=60)
+    assert panel.report is not None and panel.report.complete
+    assert sent_pairs(sim) == Counter(camp.sendable.select("dstno", "msg").iter_rows())
+    assert PASSWORD not in everything_shown(panel)
+
+
+def test_a_stop_clicked_before_the_sender_exists_still_stops_it(camp: ic.Campaign) -> None:
+    sim, store = simulator(), ic.Store()
+    panel = SendPanel(camp, gateway(sim), store, background=False)
+    attach = panel._started
+
+    def stop_while_planning(sender: Any) -> None:
+        panel.stop()  # the click lands while the plan is being saved
+        attach(sender)
+
+    panel._started = stop_while_planning  # type: ignore[method-assign]
+    panel.confirm.value = True
+    panel.send_button.click()
+    assert not sim.ledger
+    assert panel.report is not None and panel.report.stop_reason == "stopped by the user"
+    assert states(store) == {"planned": camp.sendable.height, "skipped": 22}
+    assert panel.send_button.description == "Resume"
+
+
+def test_a_short_balance_is_shown_and_the_refusal_worded_in_the_panel(camp: ic.Campaign) -> None:
+    sim, store = simulator(balance=10), ic.Store()
+    panel = SendPanel(camp, gateway(sim), store, background=False)
+    assert f"short by {camp.credits - 10:,}" in panel.estimate.value
+    panel.confirm.value = True
+    panel.send_button.click()
+    assert not sim.ledger
+    assert "balance is 10 credits" in panel.message.value and 'class="err"' in panel.message.value
+    assert "Traceback" not in everything_shown(panel)
+    assert panel.report is None and not panel.running
+    assert panel.progress.bar_style == "danger"
+
+
+def test_a_postpaid_account_has_no_balance_to_check(camp: ic.Campaign) -> None:
+    panel = SendPanel(camp, gateway(simulator(balance=None)), ic.Store())
+    assert "postpaid" in panel.estimate.value
+
+
+def test_a_changed_plan_under_the_same_name_is_refused_in_the_panel(
+    camp: ic.Campaign, sample: pl.DataFrame
+) -> None:
+    sim, store = simulator(), ic.Store()
+    first = SendPanel(camp, gateway(sim, lambda n: first.stop()), store, concurrency=1)
+    first.confirm.value = True
+    first.send_button.click()
+    assert first.wait(timeout=60) and 0 < len(sim.ledger) < camp.sendable.height
+    sent = len(sim.ledger)
+
+    other = ic.Campaign("nov", sample, template="Something else")
+    panel = SendPanel(other, gateway(sim), store, background=False)
+    # Said before any confirmation, in the library's words; nothing to confirm or send.
+    assert "already in the store with a different plan" in panel.estimate.value
+    assert "new campaign name" in panel.estimate.value
+    assert panel.confirm.disabled and panel.send_button.disabled
+    panel.confirm.value = True  # even forced
+    panel.start()
+    assert "Nothing to send" in panel.message.value
+    assert len(sim.ledger) == sent
+
+
+def test_send_panel_wants_a_campaign(sample: pl.DataFrame) -> None:
+    composer = Composer(sample, template="Hi", delay=0)
+    with pytest.raises(TypeError, match=r"composer\.campaign"):
+        SendPanel(composer, gateway(simulator()), ic.Store())
+
+
+# -- Dashboard ------------------------------------------------------------------
+
+
+@pytest.fixture
+def sent_store(sample: pl.DataFrame) -> tuple[ic.Store, Simulator]:
+    """Two campaigns sent through the simulator, no delivery report yet."""
+    sim, store = simulator(), ic.Store()
+    for name, template in (("nov", "Hi %name%"), ("dec", "Selamat %name%")):
+        ic.Campaign(name, sample, template=template).send(gateway(sim), store, progress=False)
+    return store, sim
+
+
+def table(store: ic.Store, by: str = "campaign", **options: Any) -> str:
+    """The summary table as the library words it."""
+    return _html_table(_readable(delivery_summary(store, by=by, **options), by))
+
+
+def figure(dashboard: Dashboard, name: str) -> dict[str, Any]:
+    (output,) = dashboard.figures[name].outputs
+    return output["data"]["application/vnd.plotly.v1+json"]  # type: ignore[no-any-return]
+
+
+def test_dashboard_shows_the_summary_and_every_figure(
+    sent_store: tuple[ic.Store, Simulator],
+) -> None:
+    store, _ = sent_store
+    dashboard = Dashboard(store, delay=0)
+    assert dashboard.campaigns.options == ("nov", "dec")
+    assert dashboard.by.value == "campaign"
+    assert set(dashboard.by.options) >= {
+        ("Original operator", "operator"),
+        ("Campaign", "campaign"),
+    }
+    assert table(store) in dashboard.summary.value
+    assert "SMSC acknowledged" in dashboard.summary.value
+    assert list(dashboard.figures) == list(FIGURES)
+    for name in FIGURES:
+        fig = figure(dashboard, name)
+        assert fig["layout"]["title"]["text"] and "data" in fig
+    assert figure(dashboard, "delivery_rate")["layout"]["title"]["text"].startswith(
+        "Delivery rate by campaign"
+    )
+    assert dashboard.status.value == ""
+
+
+def test_picking_campaigns_and_a_grouping_redraws_table_and_figures_together(
+    sent_store: tuple[ic.Store, Simulator],
+) -> None:
+    store, _ = sent_store
+    dashboard = Dashboard(store, delay=3600)  # the timer never fires here
+    before = dashboard.summary.value
+    dashboard.by.value = "operator"
+    dashboard.campaigns.value = ("dec",)
+    assert dashboard.summary.value == before  # waiting for the quiet period
+    dashboard.flush()
+    assert table(store, "operator", campaigns=["dec"]) in dashboard.summary.value
+    title = figure(dashboard, "delivery_rate")["layout"]["title"]["text"]
+    assert title.startswith("Delivery rate by original operator")
+    status = figure(dashboard, "status")
+    assert {"dec"} == {y for trace in status["data"] for y in trace.get("y", ())}
+    dashboard.close()
+
+
+def test_the_date_range_narrows_the_summary(sent_store: tuple[ic.Store, Simulator]) -> None:
+    store, _ = sent_store
+    dashboard = Dashboard(store, until=date(2000, 1, 1), delay=0)
+    assert "No messages" in dashboard.summary.value
+    dashboard.until.value = None
+    dashboard.since.value = date(2000, 1, 1)
+    assert table(store, since=date(2000, 1, 1)) in dashboard.summary.value
+    dashboard.until.value = date(1999, 1, 1)
+    assert "The period runs backwards" in dashboard.status.value
+
+
+def test_importing_delivery_reports_shows_the_import_and_redraws(
+    sent_store: tuple[ic.Store, Simulator], tmp_path: Path
+) -> None:
+    store, _ = sent_store
+    dashboard = Dashboard(store, delay=0)
+    ids = store.sql(
+        "select dstno as msisdn, sms_id as trx_id from messages "
+        "where campaign = 'nov' and state = 'submitted' order by row"
+    )
+    dlrs = ids.with_columns(
+        dn_status=pl.when(pl.int_range(pl.len()) < 200).then(pl.lit("DELIVERED"))
+        .otherwise(pl.lit("UNDELIVERED"))
+    )  # fmt: skip
+    path = tmp_path / "dlr.csv"
+    dlrs.write_csv(path)
+
+    dashboard.dlr_path.value = str(path)
+    dashboard.import_button.click()
+    assert "Delivery reports imported" in dashboard.import_result.value
+    assert f"{ids.height:,} new" in dashboard.import_result.value
+    assert table(store) in dashboard.summary.value
+    assert ">200<" in dashboard.summary.value  # delivered, for nov
+
+    dashboard.import_button.click()  # the same file again adds nothing
+    assert "0 new" in dashboard.import_result.value
+
+    dashboard.dlr_path.value = str(tmp_path / "missing.log")
+    dashboard.import_button.click()
+    assert 'class="err"' in dashboard.import_result.value
+    assert "missing.log" in dashboard.import_result.value
+    assert "Traceback" not in everything_shown(dashboard)
+
+    dashboard.dlr_path.value = " "
+    dashboard.import_button.click()
+    assert "Give a file" in dashboard.import_result.value
+
+
+def test_refresh_picks_up_new_campaigns_and_keeps_the_selection(
+    sent_store: tuple[ic.Store, Simulator], sample: pl.DataFrame
+) -> None:
+    store, sim = sent_store
+    dashboard = Dashboard(store, campaigns=["dec"], delay=0)
+    ic.Campaign("jan", sample, template="Hello").send(gateway(sim), store, progress=False)
+    assert "jan" not in dashboard.campaigns.options
+    dashboard.refresh_button.click()
+    assert dashboard.campaigns.options == ("nov", "dec", "jan")
+    assert dashboard.campaigns.value == ("dec",)
+    dashboard.campaigns.value = ()  # none picked: every campaign
+    assert table(store) in dashboard.summary.value and ">jan<" in dashboard.summary.value
