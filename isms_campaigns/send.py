@@ -585,6 +585,14 @@ def send_campaign(
     if pending.height:
         sender.run()
     unknown = store._chunks_in(record.campaign, ("in_flight", "unknown"))
+    if unknown.height:
+        proven = store._dlr_evidence(record.campaign)
+        if proven.height:
+            notes.append(
+                f"Delivery reports show {proven['chunk'].n_unique()} of the unknown requests "
+                f"reached the gateway ({proven.height} messages): "
+                f"store.resolve_unknown({record.campaign!r}, resend=…) settles them as sent."
+            )
     return SendReport(
         campaign=record.campaign,
         states=store._state_counts(record.campaign),

@@ -283,6 +283,17 @@ class CampaignRecord:
     smart_ascii: bool
 
 
+_NO_EVIDENCE = pl.DataFrame(
+    schema={
+        "chunk": pl.Int32,
+        "row": pl.UInt32,
+        "dstno": pl.String,
+        "trx_id": pl.String,
+        "dlr_at": pl.Datetime("us", "UTC"),
+    }
+)
+
+
 class _Sequence:
     """The next ``seq`` of ``ic_sends``, shared by a store and its cursor twins."""
 
@@ -383,29 +394,103 @@ class Store:
         """Every campaign with its messages counted by state."""
         return self.sql("select * from campaigns order by created_at")
 
-    def resolve_unknown(self, campaign: str, *, resend: bool) -> pl.DataFrame:
+    def resolve_unknown(self, campaign: str, *, resend: bool, use_dlr: bool = True) -> pl.DataFrame:
         """Settle the chunks of ``campaign`` whose requests may or may not have gone out.
 
-        ``resend=True``: the next ``send`` sends them again (a recipient may
-        get the message twice). ``resend=False``: they are settled as
-        possibly sent and never sent again. Returns the chunks settled.
+        First the evidence (``use_dlr=True``): a delivery report for a
+        recipient of such a chunk, not matching any known sms_id and dated
+        from the attempt on, shows the request reached the gateway. That
+        message becomes ``submitted`` with the report's trx_id as its sms_id,
+        and its chunk is settled as sent: never sent again, whatever
+        ``resend`` says. Its other messages stay ``unknown`` (nobody knows),
+        and a later call can still match their reports.
+
+        The chunks without evidence: ``resend=True`` makes the next ``send``
+        send them again (a recipient may get the message twice);
+        ``resend=False`` settles them as possibly sent, never sent again.
+
+        Returns one row per chunk: chunk, messages, with_dlr (the messages
+        matched now), first_dlr_at, settled_as (``sent (DLR evidence)``,
+        ``resend`` or ``settled``).
         """
         self._require(campaign)
-        unknown = self._chunks_in(campaign, ("in_flight", "unknown"))
-        if unknown.height:
-            state = "resend" if resend else "settled"
-            note = (
-                "resolved by the user: send again"
-                if resend
-                else "resolved by the user: possibly sent, not sent again"
+        evidence = self._dlr_evidence(campaign) if use_dlr else _NO_EVIDENCE
+        unknown = self._chunks_in(campaign, ("in_flight", "unknown"))["chunk"]
+        proven = evidence.group_by("chunk").agg(
+            with_dlr=pl.len().cast(pl.Int64), first_dlr_at=pl.col("dlr_at").min()
+        )
+        # Chunks settled before whose messages have reports now come back too.
+        involved = pl.concat([unknown.cast(pl.Int64), proven["chunk"].cast(pl.Int64)])
+        chunks = (
+            self.sql("select chunk, messages from ic_chunks where campaign = ?", [campaign])
+            .filter(pl.col("chunk").is_in(involved.implode()))
+            .join(proven, on="chunk", how="left")
+            .with_columns(
+                with_dlr=pl.col("with_dlr").fill_null(0),
+                settled_as=pl.when(pl.col("with_dlr") > 0)
+                .then(pl.lit("sent (DLR evidence)"))
+                .otherwise(pl.lit("resend" if resend else "settled")),
             )
-            self._append_sends(
-                [
-                    {"campaign": campaign, "chunk": c, "state": state, "cause": note}
-                    for c in unknown["chunk"]
-                ]
+            .sort("chunk")
+        )
+        by_chunk = evidence.partition_by("chunk", as_dict=True)
+        rows = []
+        for chunk, n, matched in chunks.select("chunk", "messages", "with_dlr").iter_rows():
+            row: dict[str, Any] = {"campaign": campaign, "chunk": chunk}
+            if matched:
+                found = by_chunk[(chunk,)]
+                row |= {
+                    "state": "settled",
+                    "cause": f"DLR evidence: reports for {matched} of {n} recipients dated "
+                    f"after the request: it reached the gateway",
+                    "results": {
+                        "row": found["row"].to_list(),
+                        "dstno": found["dstno"].to_list(),
+                        "code": [2000] * found.height,
+                        "status": ["reconciled from DLR"] * found.height,
+                        "sms_id": found["trx_id"].to_list(),
+                    },
+                }
+            elif resend:
+                row |= {"state": "resend", "cause": "resolved by the user: send again"}
+            else:
+                row |= {
+                    "state": "settled",
+                    "cause": "resolved by the user: possibly sent, not sent again",
+                }
+            rows.append(row)
+        self._append_sends(rows)
+        return chunks.select("chunk", "messages", "with_dlr", "first_dlr_at", "settled_as")
+
+    def _dlr_evidence(self, campaign: str) -> pl.DataFrame:
+        """Unknown messages with a delivery report from their request's time on."""
+        return self.sql(
+            """
+            with asked as (  -- when each chunk's request last went out
+                select chunk, max(recorded_at) as sent_at from ic_sends
+                where kind = 'state' and state = 'in_flight' and campaign = ?
+                group by chunk
+            ),
+            open as (
+                select m.row, m.dstno, m.chunk, a.sent_at from messages m
+                join asked a on a.chunk = m.chunk
+                where m.campaign = ? and m.state = 'unknown'
+            ),
+            reports as (  -- reports that belong to no message we know of
+                select e.msisdn, e.trx_id, coalesce(e.event_at, e.imported_at) as dlr_at
+                from ic_dlr_events e
+                anti join (select sms_id from ic_sends where kind = 'result') k
+                  on k.sms_id = e.trx_id
             )
-        return unknown.with_columns(settled_as=pl.lit("resend" if resend else "settled"))
+            select o.chunk, o.row, o.dstno, arg_min(r.trx_id, r.dlr_at) as trx_id,
+                   min(r.dlr_at) as dlr_at
+            from open o join reports r on r.msisdn = o.dstno
+            -- log times are whole seconds: a report in the request's second counts
+            where r.dlr_at >= date_trunc('second', o.sent_at)
+            group by all order by o.chunk, o.row
+            """,
+            [campaign, campaign],
+        )
 
     def import_dlr(self, source: Any, *, time_zone: str = "UTC") -> ImportReport:
         """Import delivery reports: logs, callback URLs, CSV/TSV/Parquet/JSONL, a frame,

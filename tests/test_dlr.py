@@ -6,6 +6,7 @@ import json
 import random
 from pathlib import Path
 
+import httpx
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -207,3 +208,54 @@ def test_query_values_are_decoded_and_cleaned() -> None:
     lines = pl.Series(["/dlr?msisdn=%2B601-2345+6789&trx_id=%2012&dn_status=+Delivered+"])
     row = parse_lines(lines).select("msisdn", "trx_id", "dn_status").row(0)
     assert row == ("60123456789", "12", "DELIVERED")
+
+
+def test_reports_after_an_ambiguous_request_settle_it_as_sent(tmp_path: Path) -> None:
+    """Chunk 0 reached the gateway but its answer was lost; chunk 1 never did."""
+    sim, store = Simulator(), ic.Store()
+    transport = sim.transport()
+    faults = iter(["drop-after", "5xx"])
+
+    class OneFaultPerRequest(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            sim.set_fault(0, next(faults, "ok"))
+            return await transport.handle_async_request(request)
+
+    gw = ic.Gateway(
+        "demo", "demo", hosts=sim.hosts, transport=transport, async_transport=OneFaultPerRequest()
+    )
+    phones = pl.DataFrame({"phone": [f"0123{i:06d}" for i in range(100)]})
+    camp = ic.Campaign("c", phones, template="Hi")
+    first = camp.send(gw, store, progress=False, concurrency=1)
+    assert first.unknown_chunks == [0, 1] and len(sim.ledger) == 50
+    # Reports for 40 of chunk 0's recipients, plus an older report for a
+    # chunk 1 recipient (another campaign's): that one is no evidence.
+    chunk1 = store.sql("select dstno from messages where chunk = 1 limit 1").item()
+    log = tmp_path / "dlr.log"
+    lines = [
+        log_line(e.dstno, e.sms_id, "DELIVERED", "01/Jan/2099:00:00:00 +0000")
+        for e in sim.ledger[:40]
+    ]
+    lines.append(log_line(chunk1, "999", "DELIVERED", "01/Jan/2020:00:00:00 +0000"))
+    log.write_text("\n".join(lines) + "\n")
+    assert store.import_dlr(log).unmatched == 41  # nobody knows those sms_ids yet
+
+    again = camp.send(gw, store, progress=False)
+    assert any("reached the gateway (40 messages)" in n for n in again.notes)
+
+    settled = store.resolve_unknown("c", resend=True)
+    assert settled.select("chunk", "messages", "with_dlr", "settled_as").rows() == [
+        (0, 50, 40, "sent (DLR evidence)"),
+        (1, 50, 0, "resend"),
+    ]
+    states = dict(
+        store.sql("select state, count(*) from messages where chunk = 0 group by state").rows()
+    )
+    assert states == {"submitted": 40, "unknown": 10}
+    ids = dict(store.sql("select dstno, sms_id from messages where sms_id is not null").rows())
+    assert ids == {e.dstno: e.sms_id for e in sim.ledger[:40]}
+    assert store.sql("select count(*) from messages where dlr_status = 'DELIVERED'").item() == 40
+
+    final = camp.send(gw, store, progress=False)  # chunk 1 goes out; chunk 0 never again
+    assert final.submitted_now == 50 and final.unknown_chunks == []
+    assert len(sim.ledger) == 100 and len({e.dstno for e in sim.ledger}) == 100
