@@ -9,25 +9,36 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
+import shlex
+import shutil
 import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from . import __version__
 from .campaign import Campaign
 from .contacts import read_contacts
-from .encoding import BillingRule
+from .encoding import BillingRule, read_rate_card
 from .errors import IsmsError
+from .report import DEFAULT_TIME_ZONE, delivery_summary, write_report
+
+if TYPE_CHECKING:
+    from .store import Store
 
 DEMO_TEMPLATE = (
     "Hi %name%, your order %order_id% (RM%amount%) is ready for pickup at %outlet%. "
     "Reply STOP to opt out."
 )
 DEMO_PRICE = 0.08  # RM per credit: an example price, said so where it is shown
+DEMO_CAMPAIGN = "demo"
+DEMO_SPOOL = "demo-dlr-spool"  # not the receiver's default folder, which may hold real callbacks
+DEMO_DLR_DELAY = (0.0, 2.0)  # seconds from submission to the simulator's delivery report
 
 
 def _data_dir() -> Path:
@@ -75,6 +86,7 @@ def print_estimate(camp: Campaign, *, price_note: str = "") -> None:
     """The estimate as a campaign manager reads it in a terminal."""
     with pl.Config(
         tbl_rows=40,
+        tbl_width_chars=shutil.get_terminal_size((100, 24)).columns,
         tbl_hide_dataframe_shape=True,
         tbl_hide_column_data_types=True,
         fmt_str_lengths=80,
@@ -107,10 +119,16 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    started = time.perf_counter()
     data = Path(args.data) if args.data else _data_dir()
+    out = Path(args.out or ".").resolve()
+    store_path, report_path, spool = _demo_paths(out)
+    _start_demo_afresh(store_path, spool)  # before anything, so a refusal comes first
     contacts = read_contacts(data / "sample_contacts.csv")
     camp = Campaign(
-        "demo",
+        DEMO_CAMPAIGN,
         contacts,
         template=DEMO_TEMPLATE,
         fallbacks={"name": "Customer"},
@@ -120,6 +138,227 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"Planning {len(contacts)} synthetic contacts from {data / 'sample_contacts.csv'}")
     print(f"Template: {DEMO_TEMPLATE}\n")
     print_estimate(camp, price_note=f" at an example RM {DEMO_PRICE}/credit")
+    out.mkdir(parents=True, exist_ok=True)
+    with Store(store_path) as store:
+        ok = _send_and_receive(camp, data / "rate_card.csv", store, spool)
+        _print_summaries(store)
+        write_report(store, report_path, title="isms_campaigns demo (simulated gateway)")
+    _print_demo_next_steps(store_path, report_path, spool, time.perf_counter() - started)
+    return 0 if ok else 1
+
+
+def _demo_paths(out: Path) -> tuple[Path, Path, Path]:
+    """The demo's own files in ``out``: the store, the report and the callback spool."""
+    return out / "campaigns.duckdb", out / "report.html", out / DEMO_SPOOL
+
+
+def _start_demo_afresh(store_path: Path, spool: Path) -> None:
+    """Remove what an earlier demo wrote, refusing to touch a store that is not the demo's."""
+    from .store import Store
+
+    if store_path.exists():
+        with Store(store_path) as store:
+            others = store.sql(
+                "select campaign from campaigns where campaign <> $name or template <> $template "
+                "order by created_at",
+                {"name": DEMO_CAMPAIGN, "template": DEMO_TEMPLATE},
+            )["campaign"].to_list()
+        if others:
+            shown = ", ".join(map(repr, others[:5])) + (" …" if len(others) > 5 else "")
+            raise IsmsError(
+                f"{store_path} holds campaigns that are not the demo's ({shown}); the demo "
+                f"starts a fresh store each run and will not replace it. Run it in another "
+                f"folder with --out DIR."
+            )
+        for path in (store_path, store_path.with_name(store_path.name + ".wal")):
+            path.unlink(missing_ok=True)
+    if spool.is_dir():  # callbacks of an earlier run would match this run's sms_ids
+        for path in spool.glob("dlr-*.jsonl"):
+            path.unlink()
+
+
+def _send_and_receive(camp: Campaign, rate_card: Path, store: Store, spool: Path) -> bool:
+    """Send through the simulator on loopback, receive its callbacks, import them.
+
+    True when the send completed (nothing stopped it, nothing in doubt).
+    """
+    from .gateway.client import Gateway
+    from .receiver import Receiver, running
+    from .simulator import Account, DlrPlan, Simulator
+
+    receiver = Receiver(secrets.token_urlsafe(24), spool)
+    try:
+        with running(receiver) as callback_url:
+            simulator = Simulator(
+                [Account("demo", "demo")],
+                hosts=4,
+                rates=read_rate_card(rate_card),  # it bills as the estimate counts
+                dlr=DlrPlan(delay=DEMO_DLR_DELAY),
+                callback_url=callback_url,
+            )
+            try:
+                with simulator.serve(port=0) as urls:
+                    print(
+                        f"\nSending through the iSMS simulator on loopback ({len(urls)} hosts, "
+                        f"{urls[0]} …);\nits delivery reports go to the receiver at "
+                        f"{_hide_token(callback_url)}",
+                        flush=True,
+                    )
+                    with Gateway("demo", "demo", hosts=urls, timeout=10) as gateway:
+                        report = camp.send(gateway, store, progress=True)
+                    print(report)
+                    wait = DEMO_DLR_DELAY[1]
+                    print(f"Waiting {wait:g} s for the delivery reports …", flush=True)
+                    time.sleep(wait)
+            finally:
+                simulator.close()  # sends the reports still due, then stops
+    finally:
+        receiver.close()
+    print(f"The receiver got {receiver.received:,} callbacks, spooled to {spool}")
+    print("\nImporting the spool into the store:")
+    print(store.import_dlr(spool))
+    return report.ok
+
+
+def _hide_token(url: str) -> str:
+    """The callback URL without its secret token, for printing."""
+    return url.rsplit("/", 1)[0] + "/<token>"
+
+
+def _print_summaries(store: Store, campaigns: Sequence[str] | None = None) -> None:
+    for dim, heading in (("campaign", "by campaign"), ("operator", "by original operator")):
+        summary = delivery_summary(store, by=dim, campaigns=campaigns)
+        print(f"\nDelivery summary {heading}:")
+        print_summary(summary, dim)
+    print(SUMMARY_NOTE)
+
+
+SUMMARY_NOTE = (
+    "delivered: the telco SMSC acknowledged it (DLR DELIVERED, ACCEPTED or SENT), which\n"
+    "is not proof that the handset got it. rate = delivered / submitted, with its Wilson\n"
+    "95 % interval. no DLR: submitted, no delivery report (yet)."
+)
+
+
+def print_summary(summary: pl.DataFrame, dim: str) -> None:
+    """A delivery summary in a terminal: the columns that fit its width, rates in %."""
+    width = shutil.get_terminal_size((100, 24)).columns
+    table, dropped = _terminal_summary(summary, dim, width)
+    print_table(table)
+    if dropped:
+        print(f"(too narrow a terminal for: {', '.join(dropped)})")
+
+
+def _terminal_summary(
+    summary: pl.DataFrame, dim: str, width: int = 100
+) -> tuple[pl.DataFrame, list[str]]:
+    """The summary with short headings; the optional columns only while they fit ``width``."""
+
+    def pct(column: str, decimals: int) -> pl.Expr:
+        return (pl.col(column) * 100).round(decimals)
+
+    rate = pl.format(
+        "{}% ({}–{})",
+        pct("delivery_rate", 1),
+        pct("rate_low", 0).cast(pl.Int64),
+        pct("rate_high", 0).cast(pl.Int64),
+    )
+    readable = summary.select(
+        pl.col(dim).cast(pl.String).fill_null("(none)"),
+        pl.col("messages"),
+        pl.col("skipped"),
+        pl.col("planned"),
+        pl.col("submitted"),
+        pl.col("failed"),
+        pl.col("unknown"),
+        pl.col("delivered"),
+        pl.col("undelivered"),
+        pl.col("pending"),
+        pl.col("other_dlr").alias("other DLR"),
+        pl.col("no_dlr").alias("no DLR"),
+        pl.when(pl.col("submitted") > 0).then(rate).otherwise(pl.lit("–")).alias("rate (95% CI)"),
+        pl.col("credits_estimated").alias("credits est."),
+        pl.col("credits_charged").alias("charged"),
+        pl.col("dlr_seconds_median").round(1).alias("median DLR s"),
+    )
+    # Always: what was submitted and what became of it. The rarer states only
+    # where they occur; the rest while the table fits the terminal.
+    rare = ["planned", "failed", "unknown", "pending", "other DLR"]
+    core = [dim, "submitted", "delivered", "undelivered", "no DLR", "rate (95% CI)"]
+    core += [c for c in rare if readable[c].sum() > 0]
+    optional = ["messages", "skipped", "credits est.", "charged", "median DLR s"]
+    if readable["charged"].null_count() == readable.height:  # by operator: not attributable
+        optional.remove("charged")
+
+    def cells(column: str) -> int:  # characters the column takes, borders included
+        text = pl.col(column).cast(pl.String).fill_null("null")
+        longest = readable.select(text.str.len_chars().max()).item()
+        return max(len(column), int(longest or 0)) + 3
+
+    used = 1 + sum(cells(c) for c in core)
+    chosen, dropped = set(core), []
+    for column in optional:
+        if used + cells(column) <= width:
+            chosen.add(column)
+            used += cells(column)
+        else:
+            dropped.append(column)
+    return readable.select(c for c in readable.columns if c in chosen), dropped
+
+
+def print_table(frame: pl.DataFrame) -> None:
+    """A polars frame printed for a terminal: every column, no shape or types."""
+    with pl.Config(
+        tbl_rows=60,
+        tbl_cols=-1,
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+        tbl_width_chars=1000,  # the columns were chosen to fit: never wrap a cell
+        fmt_str_lengths=60,
+    ):
+        print(frame)
+
+
+def _print_demo_next_steps(
+    store_path: Path, report_path: Path, spool: Path, elapsed: float
+) -> None:
+    store, report = shlex.quote(str(store_path)), shlex.quote(str(report_path))
+    print(f"\nDemo done in {elapsed:.1f} s. Written:")
+    print(f"  store:     {store_path}")
+    print(f"  report:    {report_path}")
+    print(f"  callbacks: {spool}{os.sep}")
+    print("Next:")
+    print("  - open the report in a browser (tables and figures; it works offline):")
+    print(f"      {report_path.as_uri()}")
+    print("  - write it again, e.g. after importing more delivery reports:")
+    print(f"      isms-campaigns report --store {store} --out {report}")
+    print("  - query the store in Python or Jupyter (import isms_campaigns as ic):")
+    print(f"      ic.Store({str(store_path)!r}).sql('select * from messages')")
+    print("  - the notebooks in notebooks/: plan and estimate, send, delivery dashboard")
+    print("Running the demo again starts over: it replaces these files.")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    path = Path(args.store)
+    if not path.is_file():
+        raise IsmsError(
+            f"No store at {path}: give the DuckDB file your sends wrote with --store FILE "
+            f"(isms-campaigns demo writes campaigns.duckdb in the folder it runs in)."
+        )
+    with Store(path) as store:
+        written = write_report(
+            store, args.out, campaigns=args.campaign, title=args.title, time_zone=args.time_zone
+        )
+        summary = delivery_summary(
+            store, by="campaign", campaigns=args.campaign, time_zone=args.time_zone
+        )
+    if summary.height:
+        print_summary(summary, "campaign")
+    else:
+        print(f"No campaigns in {path} yet: the report says so.")
+    print(f"Wrote {written.resolve()}")
     return 0
 
 
@@ -271,7 +510,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="run the whole flow on the bundled sample data (no account, no network)"
     )
+    demo.description = (
+        "Plan data/sample_contacts.csv and print the estimate, then send it through the iSMS "
+        "simulator on loopback, receive its delivery-report callbacks with the receiver, "
+        "import them, print the delivery summary and write campaigns.duckdb, report.html and "
+        f"{DEMO_SPOOL}/ into --out. Each run starts afresh, replacing those files (it refuses "
+        "to replace a store that holds other campaigns)."
+    )
     demo.add_argument("--data", help="folder with sample_contacts.csv and rate_card.csv")
+    demo.add_argument(
+        "--out", help="folder to write the demo's files to (default: the current one)"
+    )
     demo.set_defaults(func=cmd_demo)
 
     estimate = sub.add_parser(
@@ -337,6 +586,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="zone of times written without an offset (default UTC; e.g. Asia/Kuala_Lumpur)",
     )
     imp.set_defaults(func=cmd_import_dlr)
+
+    rep = sub.add_parser(
+        "report",
+        help="write the self-contained HTML delivery report of a store",
+        description=(
+            "Write one HTML file (works offline) with the delivery summary tables and figures "
+            "of the campaigns in a store: every campaign except test sends, or those named."
+        ),
+    )
+    rep.add_argument(
+        "--store", default="campaigns.duckdb", help="DuckDB file (default %(default)s)"
+    )
+    rep.add_argument("--out", default="report.html", help="HTML file (default %(default)s)")
+    rep.add_argument(
+        "--campaign",
+        action="extend",
+        nargs="+",
+        metavar="NAME",
+        help="only these campaigns (test sends too, when named)",
+    )
+    rep.add_argument("--title", help="the report's heading")
+    rep.add_argument(
+        "--time-zone",
+        default=DEFAULT_TIME_ZONE,
+        help="zone for dates and hours (default %(default)s)",
+    )
+    rep.set_defaults(func=cmd_report)
 
     rec = sub.add_parser(
         "receiver",

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,14 +11,6 @@ from isms_campaigns.cli import build_parser, main
 from isms_campaigns.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def test_demo_prints_the_estimate(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--data", str(ROOT / "data")]) == 0
-    out = capsys.readouterr().out
-    assert "nothing has been sent" in out
-    assert re.search(r"Total: [\d,]+ messages, [\d,]+ credits", out)
-    assert "skipped: duplicate" in out
 
 
 def test_estimate_writes_the_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -226,3 +217,66 @@ def test_import_dlr_reads_a_log_into_the_store(
             s.sql("select count(*) as n from messages where dlr_status = 'DELIVERED'")["n"].item()
             == 1
         )
+
+
+def sent_store(path: Path, *names: str) -> Path:
+    """A store file with a small campaign per name, sent to the in-process simulator."""
+    import polars as pl
+
+    import isms_campaigns as ic
+
+    sim = Simulator()
+    t = sim.transport()
+    phones = pl.DataFrame({"phone": [f"0123{i:06d}" for i in range(60)]})
+    with (
+        ic.Gateway("demo", "demo", hosts=sim.hosts, transport=t, async_transport=t) as gw,
+        ic.Store(path) as store,
+    ):
+        for name in names:
+            ic.Campaign(name, phones, template=f"Hi from {name}").send(gw, store, progress=False)
+        first = sim.ledger[0]
+        store.import_dlr(
+            pl.DataFrame(
+                {"msisdn": [first.dstno], "trx_id": [first.sms_id], "dn_status": ["DELIVERED"]}
+            )
+        )
+    return path
+
+
+def test_report_writes_the_html_and_says_where(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = sent_store(tmp_path / "s.duckdb", "nov-promo", "dec-promo")
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "--store", "s.duckdb"]) == 0  # default --out report.html
+    out = capsys.readouterr().out
+    written = tmp_path / "report.html"
+    assert f"Wrote {written}" in out
+    assert "nov-promo" in out and "dec-promo" in out  # the summary by campaign
+    page = written.read_text(encoding="utf-8")
+    assert "nov-promo" in page and "dec-promo" in page
+    assert '<td class="num">60</td>' in page  # submitted per campaign
+    assert page.count("plotly.js v") >= 1  # the figures, plotly embedded
+
+    one = tmp_path / "sub" / "one.html"
+    args = ["report", "--store", str(store), "--out", str(one), "--campaign", "dec-promo"]
+    assert main([*args, "--title", "December"]) == 0
+    assert f"Wrote {one}" in capsys.readouterr().out
+    page = one.read_text(encoding="utf-8")
+    assert "<h1>December</h1>" in page and "dec-promo" in page and "nov-promo" not in page
+
+
+def test_report_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "missing.duckdb"
+    html = tmp_path / "report.html"
+    assert main(["report", "--store", str(missing), "--out", str(html)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: No store at {missing}") and err.count("\n") == 1
+    assert not missing.exists() and not html.exists()  # no empty store created
+
+    store = sent_store(tmp_path / "s.duckdb", "nov-promo")
+    args = ["report", "--store", str(store), "--out", str(html)]
+    assert main([*args, "--campaign", "nov-promo", "nov-promos"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: No campaign 'nov-promos' in the store; it has: 'nov-promo'.\n"
+    assert not html.exists()
