@@ -465,16 +465,22 @@ def _table(headers: list[str], rows: list[tuple[Any, ...]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _campaign_html(camp: Campaign) -> str:
-    m = camp.messages
-    ok = camp.sendable
+def _cards(camp: Campaign) -> list[tuple[str, str]]:
+    """The headline figures of a plan: (label, value)."""
+    m, ok = camp.messages, camp.sendable
     cost = "" if camp.cost is None else f" · RM {camp.cost:,.2f}"
-    cards = [
+    return [
         ("recipients", f"{m.height:,}"),
         ("sendable", f"{ok.height:,}"),
         ("skipped", f"{m.height - ok.height:,}"),
         ("credits", f"{camp.credits:,}{cost}"),
     ]
+
+
+def _campaign_html(camp: Campaign) -> str:
+    m = camp.messages
+    ok = camp.sendable
+    cards = _cards(camp)
     parts = [
         _STYLE,
         f'<div class="icamp"><h3>Campaign {html.escape(camp.name)}</h3><div class="cards">',

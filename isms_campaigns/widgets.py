@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import polars as pl
 
-from .campaign import _STYLE, Campaign, _shown, _table
+from .campaign import _STYLE, Campaign, _cards, _shown, _table
 from .contacts import read_contacts
 from .errors import IsmsError, PlanError, TemplateError
 from .render import ISMS_TOKENS, resolve_token
@@ -348,13 +348,7 @@ class Composer(widgets.VBox):  # type: ignore[misc]
         hint = "" if template.strip() else '<p class="muted">Write the message above.</p>'
         self.status.value = _div(hint, notes)
 
-        cost = "" if camp.cost is None else f" · RM {camp.cost:,.2f}"
-        cards = [
-            ("recipients", f"{m.height:,}"),
-            ("sendable", f"{ok.height:,}"),
-            ("skipped", f"{m.height - ok.height:,}"),
-            ("credits", f"{camp.credits:,}{cost}"),
-        ]
+        cards = _cards(camp)
         summary = camp.summary()
         if summary["cost_rm"].null_count() == summary.height:
             summary = summary.drop("cost_rm")
