@@ -88,10 +88,6 @@ class Spool:
     def files(self) -> list[Path]:
         return sorted(self.folder.glob("dlr-*.jsonl"))
 
-    @property
-    def current(self) -> Path | None:
-        return Path(self._file.name) if self._file else None
-
     def write(self, lines: list[bytes]) -> None:
         """Append whole lines, flush and fsync: when this returns they are on disk."""
         data = b"".join(lines)

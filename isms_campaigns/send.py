@@ -27,13 +27,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from .errors import PlanError, SendError
-from .gateway.client import MAX_NUMBERS, Gateway, Reply, split_numbers
+from .gateway.client import MAX_NUMBERS, Gateway, Reply
 from .gateway.responses import Rejected, Sent, Unknown, Unreached
 from .numbers import normalise_numbers
 from .store import CampaignRecord, Store
@@ -60,10 +59,9 @@ def chunk_plan(
     chunks. Returns the messages with ``chunk`` (null for skipped rows) and
     one row per chunk: type, numbers, messages, credits_estimated.
     """
-    numbers = pl.col("dstno").str.extract_all(r"[^;,\s]+").list.len()
     sendable = (
         messages.filter(pl.col("problem").is_null())
-        .select("row", "type", "credits", numbers=numbers)
+        .select("row", "type", "credits", numbers=_number_count(pl.col("dstno")))
         .sort("type", "row")
     )
     counts = sendable["numbers"]
@@ -94,6 +92,11 @@ def chunk_plan(
         sendable.select("row", "chunk"), on="row", how="left", maintain_order="left"
     )
     return planned, chunks
+
+
+def _number_count(dstno: pl.Expr) -> pl.Expr:
+    """How many numbers a dstno holds, as the gateway client's ``split_numbers`` counts."""
+    return dstno.str.extract_all(r"[^;,]*[^;,\s][^;,]*").list.len()
 
 
 def _pack(types: list[int], counts: list[int], limit: int) -> list[int]:
@@ -542,7 +545,9 @@ def send_campaign(
 
     created = store._save_plan(record, messages, chunks)
     notes = []
-    interrupted = store._chunks_in(record.campaign, ("in_flight",))
+    stored = store._chunks_in(record.campaign, ("in_flight", "unknown", "planned", "resend"))
+    state = pl.col("state")
+    interrupted = stored.filter(state == "in_flight")
     if interrupted.height:
         store._append_sends(
             [
@@ -555,14 +560,14 @@ def send_campaign(
                 for c in interrupted["chunk"]
             ]
         )
-    earlier_unknown = store._chunks_in(record.campaign, ("unknown",))
+    earlier_unknown = stored.filter(state.is_in(["in_flight", "unknown"]))  # all unknown now
     if earlier_unknown.height:
         notes.append(
             f"{earlier_unknown.height} requests ({earlier_unknown['messages'].sum():,} "
             f"messages) from an earlier run may or may not have gone out: not sent again. "
             f"Settle them with store.resolve_unknown({record.campaign!r}, resend=True|False)."
         )
-    pending = store._chunks_in(record.campaign, ("planned", "resend"))
+    pending = stored.filter(state.is_in(["planned", "resend"]))
     if not created and pending.height:
         notes.append("Resumed: what was already sent was skipped.")
     if pending.height and check_balance:
@@ -690,30 +695,27 @@ def _preflight(gateway: Gateway, needed: int) -> list[str]:
 
 def _chunks(pending: pl.DataFrame, rows: pl.DataFrame) -> list[_Chunk]:
     """The requests to make: ``rows`` hold the messages of ``pending``, in chunk order."""
+    rows = rows.with_columns(numbers=_number_count(pl.col("dstno")))
     messages = rows.select("dstno", "msg").to_dicts()
-    row_ids = rows["row"].to_list()
-    sizes = rows.group_by("chunk", maintain_order=True).len()
-    ends = list(accumulate(sizes["len"].to_list()))
-    span = {c: (end - n, end) for c, n, end in zip(sizes["chunk"], sizes["len"], ends, strict=True)}
+    # A dstno with several numbers gets one result per number: its row repeats.
+    number_rows = rows["row"].repeat_by(rows["numbers"]).explode().drop_nulls().to_list()
+    # Where each chunk's messages and numbers end in those two lists.
+    ends = (
+        rows.group_by("chunk", maintain_order=True)
+        .agg(m=pl.len(), n=pl.col("numbers").sum())
+        .with_columns(m_end=pl.col("m").cum_sum(), n_end=pl.col("n").cum_sum())
+    )
     out = []
-    for c in pending.iter_rows(named=True):
-        start, end = span[c["chunk"]]
-        batch = messages[start:end]
-        # A dstno with several numbers gets one result per number.
-        numbers_rows = [
-            r
-            for m, r in zip(batch, row_ids[start:end], strict=True)
-            for _ in split_numbers(m["dstno"])
-        ]
-        out.append(
+    for c in pending.join(ends, on="chunk", maintain_order="left").iter_rows(named=True):
+        out.append(  # one per request
             _Chunk(
                 c["chunk"],
                 c["type"],
                 c["sendid"],
                 c["sendlater"],
                 c["credits_estimated"],
-                batch,
-                numbers_rows,
+                messages[c["m_end"] - c["m"] : c["m_end"]],
+                number_rows[c["n_end"] - c["n"] : c["n_end"]],
             )
         )
     return out

@@ -47,6 +47,7 @@ import httpx
 
 FaultKind = Literal["ok", "refuse", "hang", "drop-before", "drop-after", "5xx"]
 _DSTNO = re.compile(r"^[0-9]{8,15}$")
+BAD_GATEWAY = "<html><body>502 Bad Gateway</body></html>"  # what a proxy says for a dead backend
 
 
 @dataclass
@@ -158,9 +159,12 @@ class Simulator:
     # -- the gateway's behaviour -------------------------------------------------
 
     def handle(
-        self, host: str, method: str, path: str, params: Mapping[str, str], body: bytes
+        self, host: str, method: str, path: str, query: str, content_type: str, body: bytes
     ) -> tuple[int, str, str]:
         """Answer one request: (HTTP status, content type, body)."""
+        params = dict(parse_qsl(query))
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            params.update(parse_qsl(body.decode()))
         with self._lock:
             self.requests.append((host, path))
         endpoint = path.rsplit("/", 1)[-1]
@@ -208,10 +212,8 @@ class Simulator:
     def _send_json(self, host: str, method: str, body: bytes) -> str:
         if method != "POST":
             return _error(-1015)
-        try:
-            data = json.loads(body)
-            assert isinstance(data, dict)
-        except (ValueError, AssertionError):
+        data = _json_object(body)
+        if data is None:
             return _error(-1014)
         code = self._account_error(data.get("un"), data.get("pwd"), data.get("agreedterm"))
         if code:
@@ -306,10 +308,8 @@ class Simulator:
         )
 
     def _balance(self, body: bytes) -> str:
-        try:
-            data = json.loads(body)
-            assert isinstance(data, dict)
-        except (ValueError, AssertionError):
+        data = _json_object(body)
+        if data is None:
             return _error(-1014)
         code = self._account_error(data.get("un"), data.get("pwd"), "YES")
         if code:
@@ -372,6 +372,15 @@ class Simulator:
             server.server_close()
 
 
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    """The request's JSON object, or None when the body is not one (-1014)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _error(code: int) -> str:
     return json.dumps({"status": "error", "code": code, "message": _status(code)})
 
@@ -417,12 +426,14 @@ class SimulatorTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         if fault.kind == "drop-before":
             raise httpx.RemoteProtocolError("Server disconnected", request=request)
         if fault.kind == "5xx":
-            return httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>")
-        params = dict(parse_qsl(request.url.query.decode()))
-        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-            params.update(parse_qsl(request.content.decode()))
+            return httpx.Response(502, text=BAD_GATEWAY)
         status, ctype, body = self.simulator.handle(
-            host, request.method, request.url.path, params, request.content
+            host,
+            request.method,
+            request.url.path,
+            request.url.query.decode(),
+            request.headers.get("content-type", ""),
+            request.content,
         )
         if fault.kind == "drop-after":  # acted, but the answer never arrives
             raise httpx.RemoteProtocolError("Server disconnected", request=request)
@@ -485,13 +496,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if fault.kind == "5xx":
-            self._reply(502, "text/html", "<html><body>502 Bad Gateway</body></html>")
+            self._reply(502, "text/html", BAD_GATEWAY)
             return
         parts = urlsplit(self.path)
-        params = dict(parse_qsl(parts.query))
-        if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
-            params.update(parse_qsl(body.decode()))
-        status, ctype, text = sim.handle(self.server.url, self.command, parts.path, params, body)
+        ctype = self.headers.get("Content-Type", "")
+        status, ctype, text = sim.handle(
+            self.server.url, self.command, parts.path, parts.query, ctype, body
+        )
         if fault.kind == "drop-after":
             self.close_connection = True
             return

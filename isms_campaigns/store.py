@@ -526,8 +526,7 @@ class Store:
                     from ic_incoming_dlr group by msisdn, trx_id, dn_status, event_at
                     """
                 )
-            before = _scalar(con, "select count(*) from ic_dlr_events")
-            con.execute(
+            (new,) = con.execute(
                 """
                 insert into ic_dlr_events
                 select b.msisdn, b.trx_id, b.dn_status, b.event_at, ?, b.source, b.line
@@ -538,8 +537,7 @@ class Store:
                  and e.event_at is not distinct from b.event_at
                 """,
                 [now],
-            )
-            new = _scalar(con, "select count(*) from ic_dlr_events") - before
+            ).fetchall()[0]  # an INSERT answers with the rows it added
             with _registered(con, "ic_incoming_offsets", taken):
                 con.execute(
                     "delete from ic_dlr_offsets where source in "

@@ -124,7 +124,7 @@ def parse_send(body: str, sent: Sequence[str], http_status: int = 200) -> SendRe
         return Unknown("empty response body", http_status)
     if text.startswith("{"):
         return _parse_json(text, sent, http_status)
-    if text.lstrip().startswith("<") or http_status >= 400:
+    if text.startswith("<") or http_status >= 400:
         return Unknown(f"HTTP {http_status} with a non-API body", http_status, _excerpt(text))
     return _parse_classic(text, sent, http_status)
 
@@ -210,26 +210,21 @@ def match_results(
     if all(r.dstno == n for r, n in zip(rows, sent, strict=True)):
         return tuple(rows)  # the usual case: the gateway echoed our numbers in order
     out: list[RecipientResult | None] = [None] * len(sent)
-    free = list(range(len(rows)))
     positions: dict[str, list[int]] = {}
     for i, number in enumerate(sent):
         positions.setdefault(_digits(number), []).append(i)
     leftovers = []
-    for j in free:
+    for j in range(len(rows)):
         slots = positions.get(_digits(rows[j].dstno))
         if slots:
             i = slots.pop(0)
-            out[i] = _with_dstno(rows[j], sent[i])
+            out[i] = replace(rows[j], dstno=sent[i])
         else:
             leftovers.append(j)
     empty = [i for i, r in enumerate(out) if r is None]
     for i, j in zip(empty, leftovers, strict=True):
-        out[i] = _with_dstno(rows[j], sent[i])
-    return tuple(r for r in out if r is not None)
-
-
-def _with_dstno(row: RecipientResult, dstno: str) -> RecipientResult:
-    return replace(row, dstno=dstno)
+        out[i] = replace(rows[j], dstno=sent[i])
+    return tuple(r for r in out if r is not None)  # every slot is filled; this narrows the type
 
 
 def parse_balance(body: str) -> int | Rejected | Unknown | None:
