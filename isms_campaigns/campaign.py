@@ -477,15 +477,24 @@ def _cards(camp: Campaign) -> list[tuple[str, str]]:
     ]
 
 
+def _cards_html(cards: list[tuple[str, str]]) -> str:
+    """Big figures in a row: (label, value) each."""
+    shown = "".join(f'<div><div class="big">{v}</div>{html.escape(k)}</div>' for k, v in cards)
+    return f'<div class="cards">{shown}</div>'
+
+
+def _unicode_table(chars: pl.DataFrame) -> str:
+    """The first characters of :meth:`Campaign.unicode_characters`, as a table."""
+    return _table(["char", "rows", "ASCII twin"], [_shown(c) for c in chars.head(12).rows()])
+
+
 def _campaign_html(camp: Campaign) -> str:
     m = camp.messages
     ok = camp.sendable
-    cards = _cards(camp)
     parts = [
         _STYLE,
-        f'<div class="icamp"><h3>Campaign {html.escape(camp.name)}</h3><div class="cards">',
-        *(f'<div><div class="big">{v}</div>{html.escape(k)}</div>' for k, v in cards),
-        "</div>",
+        f'<div class="icamp"><h3>Campaign {html.escape(camp.name)}</h3>',
+        _cards_html(_cards(camp)),
     ]
     parts += [f'<p class="note">{html.escape(n)}</p>' for n in camp.notes]
 
@@ -520,7 +529,7 @@ def _campaign_html(camp: Campaign) -> str:
         fix = f"smart_ascii=True saves {saving:,} credits" if saving else ""
         parts.append(
             "<div><b>Characters that forced Unicode</b>"
-            + _table(["char", "rows", "ASCII twin"], [_shown(c) for c in chars.head(12).rows()])
+            + _unicode_table(chars)
             + (f'<p class="note">{fix}</p>' if fix else "")
             + "</div>"
         )

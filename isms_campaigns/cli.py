@@ -24,7 +24,7 @@ import polars as pl
 from . import __version__
 from .campaign import Campaign
 from .contacts import read_contacts
-from .encoding import BillingRule, read_rate_card
+from .encoding import BillingRule
 from .errors import IsmsError
 from .report import DEFAULT_TIME_ZONE, delivery_summary, write_report
 
@@ -140,7 +140,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print_estimate(camp, price_note=f" at an example RM {DEMO_PRICE}/credit")
     out.mkdir(parents=True, exist_ok=True)
     with Store(store_path) as store:
-        ok = _send_and_receive(camp, data / "rate_card.csv", store, spool)
+        ok = _send_and_receive(camp, store, spool)
         _print_summaries(store)
         write_report(store, report_path, title="isms_campaigns demo (simulated gateway)")
     _print_demo_next_steps(store_path, report_path, spool, time.perf_counter() - started)
@@ -177,7 +177,7 @@ def _start_demo_afresh(store_path: Path, spool: Path) -> None:
             path.unlink()
 
 
-def _send_and_receive(camp: Campaign, rate_card: Path, store: Store, spool: Path) -> bool:
+def _send_and_receive(camp: Campaign, store: Store, spool: Path) -> bool:
     """Send through the simulator on loopback, receive its callbacks, import them.
 
     True when the send completed (nothing stopped it, nothing in doubt).
@@ -192,7 +192,7 @@ def _send_and_receive(camp: Campaign, rate_card: Path, store: Store, spool: Path
             simulator = Simulator(
                 [Account("demo", "demo")],
                 hosts=4,
-                rates=read_rate_card(rate_card),  # it bills as the estimate counts
+                rates=camp.billing.rates,  # it bills as the estimate counts
                 dlr=DlrPlan(delay=DEMO_DLR_DELAY),
                 callback_url=callback_url,
             )

@@ -19,7 +19,7 @@ the store records the credits the gateway charged for every request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -98,10 +98,7 @@ class BillingRule:
         The card has columns ``country_code`` and ``credits_per_part`` (other
         columns such as ``country`` or ``note`` are ignored).
         """
-        rates = read_rate_card(path)
-        return BillingRule(
-            self.ascii_part, self.unicode_part, self.max_length, rates, self.price_per_credit
-        )
+        return replace(self, rates=read_rate_card(path))
 
 
 def read_rate_card(path: str | Path) -> dict[int, int]:

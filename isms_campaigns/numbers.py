@@ -63,14 +63,6 @@ NUMBER_COLUMN_NAMES = (
     "whatsapp",
 )
 
-OUTPUT_SCHEMA = {
-    "dstno": pl.String,
-    "country": pl.String,
-    "country_code": pl.Int32,
-    "operator": pl.String,
-    "number_problem": pl.String,
-}
-
 # Carrier names as phonenumbers spells them, where one operator has two
 # spellings in its tables (grouping by operator would otherwise split it).
 _OPERATOR_ALIASES = {"Celecom": "Celcom"}

@@ -41,11 +41,10 @@ CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]"  # \t \n \r are allowed
 
 @dataclass(frozen=True)
 class Piece:
-    """Literal text, or a token (``token`` set) bound to a contact column."""
+    """Literal text, or a token (``token`` set: the name between the ``%``)."""
 
     text: str
     token: str | None = None
-    column: str | None = None
 
 
 def parse_template(template: str) -> list[Piece]:

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import polars as pl
 
-from .campaign import _STYLE, Campaign, _cards, _shown, _table
+from .campaign import _STYLE, Campaign, _cards, _cards_html, _table, _unicode_table
 from .contacts import read_contacts
 from .errors import IsmsError, PlanError, TemplateError
 from .render import ISMS_TOKENS, resolve_token
@@ -93,9 +93,7 @@ class _Debounced:
     def trigger(self) -> None:
         with self._lock:
             self._pending = True
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            self._stop_timer()
             if self.delay > 0:
                 self._timer = threading.Timer(self.delay, self.flush)
                 self._timer.daemon = True
@@ -106,19 +104,20 @@ class _Debounced:
     def flush(self) -> None:
         with self._running:
             with self._lock:
-                if self._timer is not None:
-                    self._timer.cancel()
-                    self._timer = None
+                self._stop_timer()
                 pending, self._pending = self._pending, False
             if pending:
                 self._fn()
 
     def cancel(self) -> None:
         with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            self._stop_timer()
             self._pending = False
+
+    def _stop_timer(self) -> None:  # with _lock held
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 def _div(*parts: str) -> str:
@@ -348,14 +347,11 @@ class Composer(widgets.VBox):  # type: ignore[misc]
         hint = "" if template.strip() else '<p class="muted">Write the message above.</p>'
         self.status.value = _div(hint, notes)
 
-        cards = _cards(camp)
         summary = camp.summary()
         if summary["cost_rm"].null_count() == summary.height:
             summary = summary.drop("cost_rm")
         self.stats.value = _div(
-            '<div class="cards">',
-            *(f'<div><div class="big">{v}</div>{html.escape(k)}</div>' for k, v in cards),
-            "</div>",
+            _cards_html(_cards(camp)),
             _table(summary.columns, summary.rows()),
         )
         self.histogram.value = _histogram(ok)
@@ -397,7 +393,7 @@ class Composer(widgets.VBox):  # type: ignore[misc]
             return
         self.unicode.value = _div(
             "<b>Characters that force Unicode</b>",
-            _table(["char", "rows", "ASCII twin"], [_shown(c) for c in chars.head(12).rows()]),
+            _unicode_table(chars),
             note,
         )
 
@@ -534,11 +530,6 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
     def running(self) -> bool:
         return self._running
 
-    def stored(self) -> dict[str, tuple[int, int]]:
-        """The campaign's messages in the store by state: (messages, credits)."""
-        with _cursor(self.store) as store:
-            return _stored(store, self.campaign.name)
-
     def refresh(self, *, read_balance: bool = False) -> None:
         """Re-read the store (and the balance) and redraw the estimate."""
         camp, esc = self.campaign, html.escape
@@ -583,11 +574,13 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
         skipped = camp.messages.height - camp.sendable.height
         self.estimate.value = _div(
             f"<h3>{verb} {esc(camp.name)}</h3>",
-            '<div class="cards">',
-            f'<div><div class="big">{messages:,}</div>messages to send</div>',
-            f'<div><div class="big">{credits:,}</div>credits{esc(cost)}</div>',
-            f'<div><div class="big">{skipped:,}</div>skipped (problems)</div>',
-            "</div>",
+            _cards_html(
+                [
+                    ("messages to send", f"{messages:,}"),
+                    (f"credits{cost}", f"{credits:,}"),
+                    ("skipped (problems)", f"{skipped:,}"),
+                ]
+            ),
             where,
             self._balance_html(credits),
         )
