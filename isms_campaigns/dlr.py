@@ -26,15 +26,6 @@ import polars as pl
 from .contacts import read_table
 from .errors import ContactsError, IsmsError
 
-# The spec's statuses and their class. DELIVERED, ACCEPTED and SENT all mean
-# "acknowledged by the telco SMSC", not handset delivery.
-STATUS_CLASS = {
-    "DELIVERED": "delivered",
-    "ACCEPTED": "delivered",
-    "SENT": "delivered",
-    "UNDELIVERED": "failed",
-    "PENDING": "pending",
-}
 EVENT_COLUMNS = ("msisdn", "trx_id", "dn_status", "event_at", "source", "line")
 # JSON lines are read as text: line by line, incrementally, a bad line reported.
 TABLE_SUFFIXES = {".csv", ".tsv", ".parquet", ".json"}
@@ -61,11 +52,6 @@ class Parsed:
     malformed: pl.DataFrame  # source, line, text, reason
     ignored: int = 0  # lines with no callback parameters (other requests, blanks)
     offsets: list[tuple[str, int, int]] = field(default_factory=list)  # file, bytes, lines
-
-
-def status_class(status: pl.Expr) -> pl.Expr:
-    """delivered / failed / pending for the spec's words, unknown for anything else."""
-    return status.replace_strict(STATUS_CLASS, default="unknown", return_dtype=pl.String)
 
 
 def _param(text: pl.Expr, name: str) -> pl.Expr:

@@ -41,10 +41,13 @@ __all__ = [
     "COLOURS",
     "LABELS",
     "credits",
+    "credits_figure",
     "delivery_rate",
     "dlr_arrivals",
     "failure_codes",
+    "rate_figure",
     "status_breakdown",
+    "status_figure",
     "time_to_dlr",
 ]
 
@@ -94,8 +97,12 @@ _DELIVERED_NOTE = "delivered = the telco SMSC acknowledged it (DELIVERED / ACCEP
 
 def status_breakdown(store: Store, campaigns: str | Sequence[str] | None = None) -> go.Figure:
     """One stacked bar per campaign: its messages by state and delivery report."""
+    return status_figure(delivery_summary(store, by="campaign", campaigns=campaigns))
+
+
+def status_figure(summary: pl.DataFrame) -> go.Figure:
+    """:func:`status_breakdown` from a ``delivery_summary(by="campaign")`` already at hand."""
     title = "Messages per campaign, by state and delivery report"
-    summary = delivery_summary(store, by="campaign", campaigns=campaigns)
     if summary.is_empty():
         return _no_data(title, "no campaigns in the store")
     fig = go.Figure()
@@ -131,22 +138,28 @@ def delivery_rate(
 ) -> go.Figure:
     """Delivery rate by any dimension(s), with Wilson 95 % error bars and n under each bar."""
     dims = _dimensions(by)
-    label = " × ".join(DIMENSION_LABELS[d] for d in dims)
-    title = f"Delivery rate by {label[0].lower()}{label[1:]}"
     summary = delivery_summary(
         store, by=dims, campaigns=campaigns, since=since, until=until, time_zone=time_zone
-    ).filter(pl.col("submitted") > 0)
+    )
+    return rate_figure(summary, dims)
+
+
+def rate_figure(summary: pl.DataFrame, by: str | Sequence[str]) -> go.Figure:
+    """:func:`delivery_rate` from a ``delivery_summary(by=by)`` already at hand."""
+    dims = _dimensions(by)
+    label = " × ".join(DIMENSION_LABELS[d] for d in dims)
+    title = f"Delivery rate by {label[0].lower()}{label[1:]}"
+    summary = summary.filter(pl.col("submitted") > 0)
     if summary.is_empty():
         return _no_data(title, "no submitted messages")
-    keys = [_key_text(d) for d in dims]
     shown = summary.with_columns(
-        key=pl.concat_str(keys, separator=" · "),
-        tick=pl.format("{}<br>n={}", pl.concat_str(keys, separator=" · "), pl.col("submitted")),
-    )
+        key=pl.concat_str([_key_text(d) for d in dims], separator=" · ")
+    ).with_columns(tick=pl.format("{}<br>n={}", "key", "submitted"))
+    keys = shown["key"].to_list()
     delivered, submitted = int(shown["delivered"].sum()), int(shown["submitted"].sum())
     fig = go.Figure(
         go.Bar(
-            x=shown["key"].to_list(),
+            x=keys,
             y=shown["delivery_rate"].to_list(),
             marker_color=COLOURS["delivered"],
             name=LABELS["delivered"],
@@ -174,9 +187,9 @@ def delivery_rate(
     fig.update_xaxes(
         type="category",
         categoryorder="array",
-        categoryarray=shown["key"].to_list(),
+        categoryarray=keys,
         tickmode="array",
-        tickvals=shown["key"].to_list(),
+        tickvals=keys,
         ticktext=shown["tick"].to_list(),
     )
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
@@ -333,8 +346,12 @@ def dlr_arrivals(
 
 def credits(store: Store, campaigns: str | Sequence[str] | None = None) -> go.Figure:
     """Credits per campaign: estimated (all sendable, and the submitted ones) vs charged."""
+    return credits_figure(delivery_summary(store, by="campaign", campaigns=campaigns))
+
+
+def credits_figure(summary: pl.DataFrame) -> go.Figure:
+    """:func:`credits` from a ``delivery_summary(by="campaign")`` already at hand."""
     title = "Credits per campaign: estimated vs charged"
-    summary = delivery_summary(store, by="campaign", campaigns=campaigns)
     if summary.is_empty():
         return _no_data(title, "no campaigns in the store")
     names = summary["campaign"].to_list()

@@ -95,7 +95,7 @@ SECONDS_TO_DLR = """
 
 # The campaigns asked for: the named ones, else every campaign except test sends.
 CHOSEN = """
-    select campaign, sender_id, created_at from campaigns
+    select campaign, sender_id, created_at from ic_campaigns
     where case when $campaigns::varchar[] is null then kind <> 'test'
                else list_contains($campaigns, campaign) end
 """
@@ -308,7 +308,7 @@ def _campaigns(store: Store, campaigns: str | Sequence[str] | None) -> list[str]
     if campaigns is None:
         return None
     names = [campaigns] if isinstance(campaigns, str) else list(campaigns)
-    known = store.sql("select campaign from campaigns order by created_at")["campaign"].to_list()
+    known = store.sql("select campaign from ic_campaigns order by created_at")["campaign"].to_list()
     stored = set(known)
     missing = [n for n in names if n not in stored]
     if missing:
@@ -385,7 +385,7 @@ def write_report(
     ...     write_report(Store(), Path(folder) / "report.html").name
     'report.html'
     """
-    from . import plots  # plotly only when a report is asked for
+    from . import plots  # here, not at the top: plots imports this module
 
     names = _campaigns(store, campaigns)
     zone = _zone(time_zone)
@@ -393,7 +393,7 @@ def write_report(
         store,
         f"""
         select c.campaign, c.kind, c.created_at, c.template, c.sender_id
-        from campaigns c join ({CHOSEN}) x on x.campaign = c.campaign
+        from ic_campaigns c join ({CHOSEN}) x on x.campaign = c.campaign
         order by c.created_at
         """,
         {"campaigns": names},
@@ -413,14 +413,15 @@ def write_report(
             "(<code>campaign.send(gateway, store)</code>), then write the report again.</p>"
         )
     else:
-        parts += _campaign_section(store, chosen, names, time_zone)
-        figures = [
-            plots.status_breakdown(store, campaigns=names),
-            plots.delivery_rate(store, by="operator", campaigns=names, time_zone=time_zone),
+        section, summaries = _campaign_section(store, chosen, names, time_zone)
+        parts += section
+        figures = [  # the summaries of the tables serve the figures drawn from them too
+            plots.status_figure(summaries["campaign"]),
+            plots.rate_figure(summaries["operator"], "operator"),
             plots.delivery_rate(store, by="hour", campaigns=names, time_zone=time_zone),
             plots.time_to_dlr(store, campaigns=names),
             plots.dlr_arrivals(store, campaigns=names, time_zone=time_zone),
-            plots.credits(store, campaigns=names),
+            plots.credits_figure(summaries["campaign"]),
             plots.failure_codes(store, campaigns=names),
         ]
         parts.append("<h2>Figures</h2>")
@@ -441,7 +442,8 @@ def write_report(
 
 def _campaign_section(
     store: Store, chosen: pl.DataFrame, names: list[str] | None, time_zone: str
-) -> list[str]:
+) -> tuple[list[str], dict[str, pl.DataFrame]]:
+    """The campaigns, their tables, and the summary behind each table (by dimension)."""
     parts = ["<h2>Campaigns</h2>"]
     info = chosen.select(
         pl.col("campaign").alias("Campaign"),
@@ -471,11 +473,12 @@ def _campaign_section(
             "“no DLR yet”. Import the callbacks with <code>store.import_dlr(…)</code> or "
             "<code>isms-campaigns import-dlr</code>.</p>"
         )
+    summaries = {}
     for dim, heading in _TABLES:
-        summary = delivery_summary(store, by=dim, campaigns=names, time_zone=time_zone)
+        summaries[dim] = delivery_summary(store, by=dim, campaigns=names, time_zone=time_zone)
         parts.append(f"<h3>{html.escape(heading)}</h3>")
-        parts.append(_html_table(_readable(summary, dim)))
-    return parts
+        parts.append(_html_table(_readable(summaries[dim], dim)))
+    return parts, summaries
 
 
 def _readable(summary: pl.DataFrame, dim: str) -> pl.DataFrame:

@@ -157,7 +157,7 @@ create or replace view ic_latest_result as
     group by campaign, row;
 
 -- The class of a DLR word: DELIVERED, ACCEPTED and SENT all mean "the telco
--- SMSC acknowledged it" (dlr.STATUS_CLASS is the same table for polars).
+-- SMSC acknowledged it".
 create or replace macro ic_dlr_class(status) as
     case when status in ('DELIVERED', 'ACCEPTED', 'SENT') then 'delivered'
          when status = 'UNDELIVERED' then 'failed'
@@ -500,7 +500,7 @@ class Store:
         file read before is read only from where the last import stopped.
         Times without an offset are taken to be in ``time_zone``.
         """
-        from .dlr import ImportReport, read_sources, status_class
+        from .dlr import ImportReport, read_sources
 
         started = time.perf_counter()
         offsets = {
@@ -555,6 +555,12 @@ class Store:
                 ) m on m.sms_id = b.trx_id
                 """
             ).fetchall()[0]
+            by_status = con.sql(
+                """
+                select dn_status, ic_dlr_class(dn_status) as class, sum(seen)::uinteger as events
+                from ic_dlr_batch group by all order by events desc, dn_status
+                """
+            ).pl()
             con.execute("drop table ic_dlr_batch")
             con.commit()
         except duckdb.Error as exc:
@@ -570,10 +576,7 @@ class Store:
             msisdn_mismatch=int(mismatch),
             malformed=bad.height,
             ignored=parsed.ignored,
-            by_status=parsed.events.group_by("dn_status")
-            .agg(events=pl.len())
-            .select("dn_status", status_class(pl.col("dn_status")).alias("class"), "events")
-            .sort(["events", "dn_status"], descending=[True, False]),
+            by_status=by_status,
             malformed_examples=[
                 f"{src}:{line}: {reason}: {text[:120]!r}"
                 for src, line, text, reason in bad.head(5).iter_rows()

@@ -41,10 +41,20 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import polars as pl
 
+from . import plots
 from .campaign import _STYLE, Campaign, _cards, _cards_html, _table, _unicode_table
 from .contacts import read_contacts
 from .errors import IsmsError, PlanError, TemplateError
 from .render import ISMS_TOKENS, resolve_token
+from .report import (
+    DEFAULT_TIME_ZONE,
+    DELIVERED_NOTE,
+    DIMENSION_LABELS,
+    DIMENSIONS,
+    _html_table,
+    _readable,
+    delivery_summary,
+)
 from .send import send_campaign
 from .store import Store
 
@@ -771,7 +781,6 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         time_zone: str | None = None,
         delay: float = DELAY,
     ) -> None:
-        from .report import DEFAULT_TIME_ZONE, DIMENSION_LABELS, DIMENSIONS
 
         self.store = store
         self.time_zone = time_zone or DEFAULT_TIME_ZONE
@@ -877,9 +886,6 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         return list(self.store.campaigns()["campaign"])
 
     def _draw(self) -> None:
-        from . import plots
-        from .report import DELIVERED_NOTE, _html_table, _readable, delivery_summary
-
         names = list(self.campaigns.value) or None
         by, since, until = self.by.value, self.since.value, self.until.value
         if since is not None and until is not None and since > until:
@@ -893,14 +899,15 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         try:
             with _cursor(self.store) as store:  # this may run on the timer's thread
                 summary = delivery_summary(store, by=by, campaigns=names, **period)
+                per_campaign = delivery_summary(store, by="campaign", campaigns=names)
                 figures = {
-                    "status": plots.status_breakdown(store, campaigns=names),
-                    "delivery_rate": plots.delivery_rate(store, by=by, campaigns=names, **period),
+                    "status": plots.status_figure(per_campaign),
+                    "delivery_rate": plots.rate_figure(summary, by),
                     "time_to_dlr": plots.time_to_dlr(store, campaigns=names),
                     "dlr_arrivals": plots.dlr_arrivals(
                         store, campaigns=names, time_zone=self.time_zone
                     ),
-                    "credits": plots.credits(store, campaigns=names),
+                    "credits": plots.credits_figure(per_campaign),
                     "failure_codes": plots.failure_codes(store, campaigns=names),
                 }
         except Exception as exc:  # shown; the last good figures stay
