@@ -7,7 +7,8 @@ the balance check, every request, and one durable DuckDB commit per round
 of requests, into a store file in a temporary folder):
 
 1. in-process: the simulator as an httpx transport, concurrency 4, so the
-   figure is what the client and the store can do, with no network at all;
+   figure is what the client and the store can do, with no network at all
+   (best of three runs, each into a new store file);
 2. loopback: the simulator serving real HTTP on 127.0.0.1 in its own
    process (``isms-campaigns simulator``), concurrency 4;
 3. naive: what integrations usually do, one classic-API request per
@@ -51,14 +52,11 @@ def campaign(name: str, n: int) -> ic.Campaign:
     return ic.Campaign(name, contacts(n), template="Hi %name%, order %order_id% is ready.")
 
 
-def in_process(n: int, folder: Path) -> float:
+def in_process(n: int, folder: Path, run: int) -> float:
     camp = campaign("bench-in-process", n)
     sim = Simulator([Account(balance=10 * n)])
-    transport = sim.transport()
-    gateway = ic.Gateway(
-        "demo", "demo", hosts=sim.hosts, transport=transport, async_transport=transport
-    )
-    with ic.Store(folder / "in_process.duckdb") as store:
+    gateway = ic.Gateway("demo", "demo", hosts=sim.hosts, transport=sim.transport())
+    with ic.Store(folder / f"in_process_{run}.duckdb") as store:
         started = time.perf_counter()
         report = camp.send(gateway, store, progress=False)
         elapsed = time.perf_counter() - started
@@ -116,8 +114,12 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores; {args.messages:,} messages, concurrency 4")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        rate = in_process(args.messages, folder)
-        print(f"in-process transport + durable store : {rate:>9,.0f} messages/s")
+        runs = [in_process(args.messages, folder, run) for run in range(3)]
+        rate = max(runs)
+        print(
+            f"in-process transport + durable store : {rate:>9,.0f} messages/s "
+            f"(best of {', '.join(f'{r:,.0f}' for r in runs)})"
+        )
         server, urls = serve_simulator(args.messages + args.naive)
         try:
             fast = loopback(args.messages, urls, folder)

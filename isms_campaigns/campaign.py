@@ -241,6 +241,8 @@ class Campaign:
         gateway: Gateway,
         store: Store,
         *,
+        amend: bool = False,
+        allow_repeats: bool = False,
         concurrency: int = 4,
         dry_run: bool = False,
         test_numbers: Sequence[str] | None = None,
@@ -253,6 +255,15 @@ class Campaign:
         Call it again to resume: what was sent is skipped, requests that may
         have gone out (``unknown``) are never sent again on their own. Stops
         on account problems (credits, IP, password, terms) with what to do.
+        One send per campaign at a time: a second one (another thread, cell
+        or panel) raises :class:`SendError` and sends nothing.
+
+        A campaign re-planned under the same name: if nothing has gone out
+        the new plan replaces the old; once something has, a different plan
+        raises :class:`PlanChanged` unless ``amend=True``, which sends the new
+        plan to the recipients not yet sent under that name. A number sent
+        the same text by another campaign in the last 7 days is skipped
+        unless ``allow_repeats=True``.
 
         ``dry_run=True`` returns the exact request payloads (password
         ``***``) and sends nothing. ``test_numbers=[…]`` sends the first
@@ -267,6 +278,8 @@ class Campaign:
             self,
             gateway,
             store,
+            amend=amend,
+            allow_repeats=allow_repeats,
             concurrency=concurrency,
             dry_run=dry_run,
             test_numbers=test_numbers,

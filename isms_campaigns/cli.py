@@ -386,7 +386,8 @@ def cmd_send(args: argparse.Namespace) -> int:
         gateway = Gateway.from_env(hosts=args.hosts or None)
     tests = args.test_number or None
     with gateway, Store(args.store) as store:
-        plan = camp.send(gateway, store, dry_run=True, test_numbers=tests)
+        options = {"amend": args.amend, "allow_repeats": args.allow_repeats}
+        plan = camp.send(gateway, store, dry_run=True, test_numbers=tests, **options)
         count = sum(len(p["messages"]) for p in plan.payloads)
         if args.dry_run:
             print(plan)
@@ -413,10 +414,61 @@ def cmd_send(args: argparse.Namespace) -> int:
             test_numbers=tests,
             requests_per_second=args.requests_per_second,
             check_balance=not args.no_balance_check,
+            **options,
         )
         print(report)
         print(f"Everything is recorded in {args.store}.")
         return 0 if report.ok else 1
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    with Store(args.store) as store:
+        cancelled = store.cancel(args.campaign)
+    n = int(cancelled["messages"].sum() or 0)
+    print(
+        f"Cancelled {cancelled.height:,} requests ({n:,} messages) of {args.campaign!r}: "
+        f"they will never be sent."
+        if n
+        else f"Nothing left to cancel in {args.campaign!r}."
+    )
+    return 0
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    with Store(args.store) as store:
+        evidence = store.unknown_evidence(args.campaign)
+        if evidence.is_empty():
+            print(f"{args.campaign!r} has no request in doubt: nothing to resolve.")
+            return 0
+        print(f"Requests of {args.campaign!r} that may or may not have gone out:")
+        print_table(evidence)
+        proven = int((evidence["with_dlr"] > 0).sum())
+        unclear = int(evidence["ambiguous"].sum())
+        print(
+            f"Delivery reports prove {proven:,} of them went out (settled as sent, never "
+            f"resent); {unclear:,} reports are ambiguous (another request could explain them) "
+            f"and prove nothing. Import the latest reports first (import-dlr) to prove more."
+        )
+        action = "send again" if args.resend else "settle as possibly sent (never send)"
+        doubtful = evidence.height - proven
+        if (
+            doubtful
+            and not args.yes
+            and not _confirm(
+                f"{action.capitalize()} {doubtful:,} requests without evidence? [y/N] "
+            )
+        ):
+            print("Nothing changed. Add --yes to resolve without asking.")
+            return 1
+        settled = store.resolve_unknown(args.campaign, resend=args.resend)
+    print_table(settled)
+    if args.resend:
+        print("Run send again to send the chunks marked resend.")
+    return 0
 
 
 def cmd_import_dlr(args: argparse.Namespace) -> int:
@@ -565,7 +617,49 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="send even if the balance is below the estimate (the rest stays planned)",
     )
+    send.add_argument(
+        "--amend",
+        action="store_true",
+        help="the plan changed after part of it was sent: send the new plan to the "
+        "recipients not yet sent under this campaign name",
+    )
+    send.add_argument(
+        "--allow-repeats",
+        action="store_true",
+        help="send even to numbers another campaign sent the same text in the last 7 days",
+    )
     send.set_defaults(func=cmd_send)
+
+    cancel = sub.add_parser(
+        "cancel",
+        help="cancel what a campaign has still to send (it is never sent)",
+        description="The requests of CAMPAIGN still planned become cancelled: never sent.",
+    )
+    cancel.add_argument("campaign", help="the campaign's name")
+    cancel.add_argument(
+        "--store", default="campaigns.duckdb", help="DuckDB file (default %(default)s)"
+    )
+    cancel.set_defaults(func=cmd_cancel)
+
+    resolve = sub.add_parser(
+        "resolve",
+        help="decide about requests that may or may not have gone out (unknown)",
+        description=(
+            "Shows what the imported delivery reports prove about CAMPAIGN's unknown "
+            "requests, then settles them: those with evidence as sent; the rest are sent "
+            "again (--resend: a recipient may get the message twice) or settled as possibly "
+            "sent (--settle: never sent again)."
+        ),
+    )
+    resolve.add_argument("campaign", help="the campaign's name")
+    resolve.add_argument(
+        "--store", default="campaigns.duckdb", help="DuckDB file (default %(default)s)"
+    )
+    how = resolve.add_mutually_exclusive_group(required=True)
+    how.add_argument("--resend", action="store_true", help="send the unproven ones again")
+    how.add_argument("--settle", action="store_true", help="never send the unproven ones")
+    resolve.add_argument("--yes", action="store_true", help="resolve without asking")
+    resolve.set_defaults(func=cmd_resolve)
 
     imp = sub.add_parser(
         "import-dlr",

@@ -7,6 +7,7 @@ not an exception. Exceptions are for input we cannot use and for misuse::
     ├── ContactsError         a contact file or frame we cannot read or use
     ├── TemplateError         a message template with an unknown token
     ├── PlanError             a campaign setting that cannot work (sender ID …)
+    │   └── PlanChanged       a re-planned campaign differs from what was sent
     ├── GatewayError          the gateway client was misused or misconfigured
     ├── SendError             a send refused before it started (balance short …)
     └── StoreError            the DuckDB store cannot be used (in use, newer …)
@@ -33,6 +34,10 @@ class TemplateError(IsmsError, ValueError):
 
 class PlanError(IsmsError, ValueError):
     """A campaign setting that the gateway would reject (sender ID, type …)."""
+
+
+class PlanChanged(PlanError):
+    """A campaign sent in part was planned again differently: pass ``amend=True``."""
 
 
 class GatewayError(IsmsError):

@@ -1,16 +1,23 @@
-"""Sending a campaign: 50-number chunks, an outbox in the store, resume, stop rules.
+"""Sending a campaign: 50-number chunks, through the outbox, with stop rules.
 
-The rules that keep a message from going out twice or being lost:
+The outbox (:mod:`.outbox`) holds the rules that keep a message from going
+out twice or being lost; this module makes the requests:
 
-1. The plan and its chunks are written to the store before anything is sent.
-2. A chunk is committed ``in_flight`` before its request leaves; its results
-   are committed, in one transaction, after the answer. A chunk still
-   ``in_flight`` when a send starts was interrupted: it becomes ``unknown``.
+1. One sender per campaign at a time: ``send`` takes the campaign's lease
+   first, so a second ``send`` (another thread, cell, panel or Store) raises
+   :class:`SendError` and sends nothing.
+2. A chunk is committed ``in_flight`` only when its request is about to
+   leave: after the pacing wait and any retry backoff; its results are
+   committed after the answer.
 3. ``unknown`` chunks (the gateway may have acted) are never sent again on
    their own: ``store.resolve_unknown(campaign, resend=…)`` decides.
-4. A rejected request sent nothing: its chunk goes back to ``planned`` and,
-   for account problems (credits, IP, password, terms), the campaign stops
-   with what to do; the next ``send`` sends exactly the rest.
+4. A request refused as a whole sent nothing. A per-recipient code (-1006,
+   -1008, -1009, -1012) fails its messages and the send goes on; three such
+   refusals in a row stop it. Account problems (credits, IP, password,
+   terms) and HTTP refusals stop it with what to do, the rest ``planned``;
+   -1000 and HTTP 429 are retried with backoff.
+5. SIGTERM, SIGHUP and Ctrl-C stop the send as the Stop button does: the
+   requests already out finish and are recorded; nothing else leaves.
 
 Writes are grouped: the results of every request that finished and the
 ``in_flight`` marks of the requests about to start are one transaction, so a
@@ -22,9 +29,12 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -32,17 +42,29 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from .errors import PlanError, SendError
-from .gateway.client import MAX_NUMBERS, Gateway, Reply
+from .gateway.client import MAX_NUMBERS, Gateway, Reply, split_numbers
 from .gateway.responses import Rejected, Sent, Unknown, Unreached
 from .numbers import normalise_numbers
-from .store import CampaignRecord, Store
+from .outbox import (
+    Attempt,
+    Chunk,
+    Outbox,
+    PlanRecord,
+    Record,
+    Results,
+    build_chunks,
+    number_count,
+)
 
 if TYPE_CHECKING:
     from .campaign import Campaign
+    from .store import Store
 
-STATES = ("planned", "skipped", "submitted", "failed", "unknown")
+STATES = ("planned", "skipped", "submitted", "failed", "unknown", "cancelled")
 UNKNOWN_IN_A_ROW = 3  # ambiguous answers in a row before the send stops
-RETRY_DELAYS = (1.0, 4.0, 15.0)  # seconds between tries of a request refused with -1000
+REFUSED_IN_A_ROW = 3  # whole requests refused with a per-recipient code before it stops
+RETRY_DELAYS = (1.0, 4.0, 15.0)  # seconds between tries of a request refused with -1000 or 429
+TICK = 0.2  # how often a waiting sender looks at its stop flag
 
 
 # --------------------------------------------------------------------------
@@ -51,17 +73,18 @@ RETRY_DELAYS = (1.0, 4.0, 15.0)  # seconds between tries of a request refused wi
 
 
 def chunk_plan(
-    messages: pl.DataFrame, limit: int = MAX_NUMBERS
+    messages: pl.DataFrame, limit: int = MAX_NUMBERS, first: int = 0
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Give every sendable row a ``chunk``: one type, at most ``limit`` numbers each.
 
-    Deterministic (type, then row order), so a resumed send makes the same
-    chunks. Returns the messages with ``chunk`` (null for skipped rows) and
-    one row per chunk: type, numbers, messages, credits_estimated.
+    Deterministic (type, then row order); chunks are numbered from ``first``
+    (a new plan version numbers its chunks after the older ones). Returns
+    the messages with ``chunk`` (null for skipped rows) and one row per
+    chunk: type, numbers, messages, credits_estimated.
     """
     sendable = (
         messages.filter(pl.col("problem").is_null())
-        .select("row", "type", "credits", numbers=_number_count(pl.col("dstno")))
+        .select("row", "type", "credits", numbers=number_count(pl.col("dstno")))
         .sort("type", "row")
     )
     counts = sendable["numbers"]
@@ -76,7 +99,7 @@ def chunk_plan(
         blocks = _pack(sendable["type"].to_list(), counts.to_list(), limit)
         sendable = sendable.with_columns(block=pl.Series(blocks, dtype=pl.Int64))
     sendable = sendable.with_columns(
-        chunk=pl.struct("type", "block").rank("dense").cast(pl.Int32) - 1
+        chunk=pl.struct("type", "block").rank("dense").cast(pl.Int32) - 1 + first
     )
     chunks = (
         sendable.group_by("chunk")
@@ -92,11 +115,6 @@ def chunk_plan(
         sendable.select("row", "chunk"), on="row", how="left", maintain_order="left"
     )
     return planned, chunks
-
-
-def _number_count(dstno: pl.Expr) -> pl.Expr:
-    """How many numbers a dstno holds, as the gateway client's ``split_numbers`` counts."""
-    return dstno.str.extract_all(r"[^;,]*[^;,\s][^;,]*").list.len()
 
 
 def _pack(types: list[int], counts: list[int], limit: int) -> list[int]:
@@ -244,28 +262,14 @@ def _ids(chunks: Sequence[int]) -> str:
 
 
 @dataclass
-class _Chunk:
-    chunk: int
-    type: int
-    sendid: str | None
-    sendlater: str | None
-    credits: int
-    messages: list[dict[str, str]]
-    rows: list[int]  # the plan row of each destination number, in order
-
-
-@dataclass
-class _Outcome:
-    chunk: _Chunk
-    replies: list[tuple[datetime, Reply]]
-
-    @property
-    def result(self) -> Sent | Rejected | Unknown | Unreached:
-        return self.replies[-1][1].result
+class _Queued:
+    chunk: Chunk
+    tries: int = 0  # requests made for it in this run
+    not_before: float = 0.0  # monotonic time before which it may not leave (backoff)
 
 
 class Sender:
-    """Sends the planned chunks of one campaign; :meth:`stop` asks it to stop.
+    """Sends the chunks of one campaign through its outbox; :meth:`stop` asks it to stop.
 
     Stopping lets the requests already in flight finish and records them;
     nothing new starts.
@@ -273,10 +277,9 @@ class Sender:
 
     def __init__(
         self,
-        store: Store,
+        outbox: Outbox,
         gateway: Gateway,
-        campaign: str,
-        chunks: list[_Chunk],
+        chunks: list[Chunk],
         *,
         concurrency: int = 4,
         requests_per_second: float | None = None,
@@ -284,9 +287,9 @@ class Sender:
         retry_delays: Sequence[float] = RETRY_DELAYS,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> None:
-        self.store = store
+        self.outbox = outbox
         self.gateway = gateway
-        self.campaign = campaign
+        self.campaign = outbox.campaign
         self.chunks = chunks
         self.concurrency = max(1, int(concurrency))
         self.interval = 1.0 / requests_per_second if requests_per_second else 0.0
@@ -299,8 +302,11 @@ class Sender:
         self.failed = 0
         self.credits_estimated = 0
         self.credits_charged: int | None = None
+        self.settled_by_evidence: list[int] = []
         self._unknown_in_a_row = 0
+        self._refused_in_a_row = 0
         self._next_start = 0.0
+        self._answered = 0  # messages answered since the progress bar last moved
         self.on_progress = on_progress  # (messages answered, messages to send)
         self.done = 0
         self.total = sum(len(c.rows) for c in chunks)
@@ -316,8 +322,8 @@ class Sender:
     def run(self) -> None:
         """Send in a worker thread (works inside Jupyter's running event loop).
 
-        Ctrl-C or a kernel interrupt stops the send cleanly: requests in
-        flight finish and are recorded.
+        Ctrl-C, a kernel interrupt, SIGTERM or SIGHUP stop the send cleanly:
+        requests in flight finish and are recorded.
         """
         failure: list[BaseException] = []
         # An Event, not Thread.join: a join interrupted by Ctrl-C can report a
@@ -332,101 +338,169 @@ class Sender:
             finally:
                 done.set()
 
-        threading.Thread(target=work, name=f"isms-send-{self.campaign}", daemon=True).start()
-        try:
-            while not done.wait(0.2):
-                pass
-        except KeyboardInterrupt:
-            self.stop("interrupted", "Call send again to continue; nothing is lost.")
-            done.wait()
+        with self._signals_stop():
+            threading.Thread(target=work, name=f"isms-send-{self.campaign}", daemon=True).start()
+            try:
+                while not done.wait(TICK):
+                    pass
+            except KeyboardInterrupt:
+                self.stop("interrupted", "Call send again to continue; nothing is lost.")
+                done.wait()
         if failure:
             raise failure[0]
+
+    @contextmanager
+    def _signals_stop(self) -> Iterator[None]:
+        """SIGTERM and SIGHUP stop the send like Ctrl-C (only the main thread gets signals)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: object) -> None:
+            self.stop(
+                f"stopped by {signal.Signals(signum).name}",
+                "Call send again to continue; nothing is lost.",
+            )
+
+        wanted = [s for s in ("SIGTERM", "SIGHUP") if hasattr(signal, s)]
+        previous = {name: signal.signal(getattr(signal, name), handler) for name in wanted}
+        try:
+            yield
+        finally:
+            for name, old in previous.items():
+                signal.signal(getattr(signal, name), old)
 
     async def _pump(self) -> None:
         from tqdm.auto import tqdm
 
-        store = Store._cursor_of(self.store)  # DuckDB: one cursor per thread
-        queue = list(reversed(self.chunks))
-        running: dict[asyncio.Task[_Outcome], _Chunk] = {}
-        finished: list[_Outcome] = []
+        box = self.outbox.for_thread()  # DuckDB: one cursor per thread
+        fresh = deque(_Queued(c) for c in self.chunks)
+        retries: list[_Queued] = []  # refused with -1000 / 429: back off, then again
+        running: dict[asyncio.Task[tuple[datetime, Reply]], _Queued] = {}
+        finished: list[Record] = []
         bar = tqdm(total=self.total, unit="msg", desc=self.campaign, disable=not self.progress)
         try:
             while True:
-                starting: list[_Chunk] = []
-                while (
-                    queue
-                    and self.stop_reason is None
-                    and len(running) + len(starting) < (self.concurrency)
-                ):
-                    starting.append(queue.pop())
+                starting = self._starting(box, fresh, retries, len(running), finished)
                 # One transaction: what finished, and what is about to leave.
-                store._append_sends(
-                    [row for o in finished for row in self._record(o)]
-                    + [
-                        {"campaign": self.campaign, "chunk": c.chunk, "state": "in_flight"}
-                        for c in starting
-                    ]
-                )
-                self._progress(bar, finished)
+                box.record(finished, [q.chunk.chunk for q in starting])
+                self._progress(bar)
                 finished = []
-                for chunk in starting:
-                    running[asyncio.create_task(self._send(chunk))] = chunk
-                if not running:
+                for item in starting:
+                    item.tries += 1
+                    running[asyncio.create_task(self._send(item.chunk))] = item
+                waiting = self.stop_reason is None and (fresh or retries)
+                if not running and not waiting:
                     break
-                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                if not running:  # only backoff or pacing to wait for
+                    await asyncio.sleep(self._wait(retries))
+                    continue
+                done, _ = await asyncio.wait(
+                    running, timeout=self._wait(retries), return_when=asyncio.FIRST_COMPLETED
+                )
                 for task in done:
-                    del running[task]
-                    outcome = task.result()
-                    finished.append(outcome)
-                    self._judge(outcome)
+                    item = running.pop(task)
+                    started, reply = task.result()
+                    record = self._judge(item, started, reply, retries)
+                    finished.append(record)
         finally:
             for task in running:  # only on an error of ours: they stay in_flight = unknown
                 task.cancel()
             bar.close()
-            store.close()
+            box.close()
             await self.gateway.aclose()
 
-    async def _send(self, chunk: _Chunk) -> _Outcome:
-        replies: list[tuple[datetime, Reply]] = []
-        for delay in (*self.retry_delays, None):
-            await self._pace()
-            started = datetime.now(UTC)
-            reply = await self.gateway.asend_json(
-                chunk.messages, type=chunk.type, sendid=chunk.sendid, sendlater=chunk.sendlater
-            )
-            self.requests += 1
-            replies.append((started, reply))
-            result = reply.result
-            retry = isinstance(result, Rejected) and result.info.kind == "retryable"
-            if not retry or delay is None or self.stop_reason is not None:
-                break
-            await asyncio.sleep(delay)
-        return _Outcome(chunk, replies)
-
-    async def _pace(self) -> None:
-        """At most ``requests_per_second`` request starts, spaced evenly."""
-        if not self.interval:
-            return
+    def _starting(
+        self,
+        box: Outbox,
+        fresh: deque[_Queued],
+        retries: list[_Queued],
+        running: int,
+        finished: list[Record],
+    ) -> list[_Queued]:
+        """The chunks whose requests leave now: free slots, pacing and backoff allowing."""
+        starting: list[_Queued] = []
         now = time.monotonic()
-        start = max(now, self._next_start)
-        self._next_start = start + self.interval
-        if start > now:
-            await asyncio.sleep(start - now)
+        while self.stop_reason is None and running + len(starting) < self.concurrency:
+            if self._next_start > now:
+                break
+            ready = [q for q in retries if q.not_before <= now]
+            if ready:
+                item = min(ready, key=lambda q: q.not_before)
+                retries.remove(item)
+            elif fresh:
+                item = fresh.popleft()
+                if item.chunk.state == "resend" and self._proven(box, item.chunk, finished):
+                    continue
+            else:
+                break
+            starting.append(item)
+            if self.interval:
+                self._next_start = max(now, self._next_start) + self.interval
+        return starting
 
-    # -- judging and recording ----------------------------------------------------------
+    def _proven(self, box: Outbox, chunk: Chunk, finished: list[Record]) -> bool:
+        """A chunk marked for resending whose reports arrived since: settled, not sent."""
+        proof, _ = box.evidence([chunk.chunk])
+        if proof.is_empty():
+            return False
+        finished += box.settle_with_evidence(proof, [chunk.chunk])
+        self.settled_by_evidence.append(chunk.chunk)
+        self.total -= len(chunk.rows)
+        return True
 
-    def _judge(self, outcome: _Outcome) -> None:
-        """Apply the stop rules of DESIGN.md to one finished chunk."""
-        result = outcome.result
+    def _wait(self, retries: list[_Queued]) -> float:
+        """How long to wait before looking again: the next start due, at most a tick."""
+        due = [q.not_before for q in retries] + ([self._next_start] if self.interval else [])
+        if not due:
+            return TICK
+        return min(TICK, max(0.0, min(due) - time.monotonic()))
+
+    async def _send(self, chunk: Chunk) -> tuple[datetime, Reply]:
+        started = datetime.now(UTC)
+        reply = await self.gateway.asend_json(
+            chunk.messages, type=chunk.type, sendid=chunk.sendid, sendlater=chunk.sendlater
+        )
+        self.requests += 1
+        return started, reply
+
+    # -- judging ----------------------------------------------------------------------
+
+    def _judge(
+        self, item: _Queued, started: datetime, reply: Reply, retries: list[_Queued]
+    ) -> Record:
+        """Apply the stop rules to one answer; the chunk's new state to record."""
+        result, chunk = reply.result, item.chunk
+        attempts = [
+            Attempt(a.host, a.elapsed * 1000, a.http_status, a.error) for a in reply.attempts
+        ]
+        base = Record(chunk.chunk, "planned", started, result.outcome, attempts=attempts)
+        if not isinstance(result, (Rejected, Unreached)):
+            self._answered += len(chunk.rows)  # sent or unknown: no longer to send
         if isinstance(result, Sent):
-            self._unknown_in_a_row = 0
+            self._unknown_in_a_row = self._refused_in_a_row = 0
             ok = result.submitted
             self.submitted += ok
             self.failed += len(result.results) - ok
-            self.credits_estimated += outcome.chunk.credits
+            self.credits_estimated += chunk.credits
             if result.total_credits_used is not None:
                 self.credits_charged = (self.credits_charged or 0) + result.total_credits_used
-        elif isinstance(result, Unknown):
+            answers = result.results
+            return replace(
+                base,
+                state="sent",
+                code=2000,
+                message=result.message,
+                credits_charged=result.total_credits_used,
+                results=Results(
+                    chunk.rows,
+                    [r.dstno for r in answers],
+                    [r.code for r in answers],
+                    [r.status for r in answers],
+                    [r.sms_id for r in answers],
+                ),
+            )
+        if isinstance(result, Unknown):
             self._unknown_in_a_row += 1
             if self._unknown_in_a_row >= UNKNOWN_IN_A_ROW:
                 self.stop(
@@ -434,74 +508,74 @@ class Sender:
                     "Check the gateway and the hosts, then call send again. The unknown "
                     "requests are not resent; settle them with store.resolve_unknown.",
                 )
-        elif isinstance(result, Unreached):
+            return replace(base, state="unknown", cause=result.cause)
+        if isinstance(result, Unreached):
             self.stop(
                 f"{result.cause}; nothing in that request was sent",
                 "Check the network and the hosts, then call send again.",
             )
-        else:
-            info = result.info
-            if info.kind == "request":
+            return replace(base, cause=result.cause)
+        refused = replace(base, code=result.code, message=result.message)
+        info = result.info
+        if info.kind == "row":  # the whole request refused with a per-recipient code
+            return self._refused(chunk, result, base)
+        if info.kind == "retryable":
+            if item.tries <= len(self.retry_delays) and self.stop_reason is None:
+                item.not_before = time.monotonic() + self.retry_delays[item.tries - 1]
+                retries.append(item)
+            elif self.stop_reason is None:
                 self.stop(
-                    f"the gateway refused a request as malformed: {info.code} {info.meaning}",
-                    f"{info.what_to_do} If the request came from isms_campaigns, this is our "
-                    f"bug: please report it.",
-                )
-            else:
-                self.stop(
-                    f"the gateway refused a request: {info.code} {info.meaning}; "
-                    f"nothing in it was sent",
+                    f"the gateway refused a request {item.tries} times: {info.code} "
+                    f"{info.meaning}; nothing in it was sent",
                     f"{info.what_to_do} Then call send again: the rest goes out exactly once.",
                 )
+            return refused
+        if info.kind == "request":
+            self.stop(
+                f"the gateway refused a request as malformed: {info.code} {info.meaning}",
+                f"{info.what_to_do} If the request came from isms_campaigns, this is our "
+                f"bug: please report it.",
+            )
+        else:  # account, http
+            self.stop(
+                f"the gateway refused a request: {info.code} {info.meaning}; "
+                f"nothing in it was sent",
+                f"{info.what_to_do} Then call send again: the rest goes out exactly once.",
+            )
+        return refused
 
-    def _record(self, outcome: _Outcome) -> list[dict[str, Any]]:
-        """The ``ic_sends`` rows of a finished chunk: one per request made."""
-        rows = []
-        for i, (started, reply) in enumerate(outcome.replies):
-            result = reply.result
-            final = i == len(outcome.replies) - 1
-            state = "in_flight"
-            if final:
-                state = {"sent": "sent", "unknown": "unknown"}.get(result.outcome, "planned")
-            row: dict[str, Any] = {
-                "campaign": self.campaign,
-                "chunk": outcome.chunk.chunk,
-                "state": state,
-                "started_at": started,
-                "outcome": result.outcome,
-                "attempts": [
-                    {
-                        "host": a.host,
-                        "elapsed_ms": a.elapsed * 1000,
-                        "http_status": a.http_status,
-                        "error": a.error,
-                    }
-                    for a in reply.attempts
-                ],
-            }
-            if isinstance(result, Sent):
-                answers = result.results
-                row.update(
-                    code=2000,
-                    message=result.message,
-                    credits_charged=result.total_credits_used,
-                    results={  # columns, the way the store writes them
-                        "row": outcome.chunk.rows,
-                        "dstno": [r.dstno for r in answers],
-                        "code": [r.code for r in answers],
-                        "status": [r.status for r in answers],
-                        "sms_id": [r.sms_id for r in answers],
-                    },
-                )
-            elif isinstance(result, Rejected):
-                row.update(code=result.code, message=result.message)
-            else:
-                row.update(cause=result.cause)
-            rows.append(row)
-        return rows
+    def _refused(self, chunk: Chunk, result: Rejected, base: Record) -> Record:
+        """Refused as a whole with a per-recipient code: every message of it failed."""
+        info = result.info
+        self._unknown_in_a_row = 0
+        self._refused_in_a_row += 1
+        self.failed += len(chunk.rows)
+        self._answered += len(chunk.rows)
+        if self._refused_in_a_row >= REFUSED_IN_A_ROW:
+            self.stop(
+                f"{REFUSED_IN_A_ROW} requests in a row were refused as a whole: {info.code} "
+                f"{info.meaning}",
+                f"{info.what_to_do} Their messages are marked failed; the rest is still "
+                f"planned. To send a reworded plan under this name: send(..., amend=True).",
+            )
+        numbers = [n for m in chunk.messages for n in split_numbers(m["dstno"])]
+        status = result.message or f"{info.code} {info.meaning}"
+        return replace(
+            base,
+            state="refused",
+            code=result.code,
+            message=result.message,
+            results=Results(
+                chunk.rows,
+                numbers,
+                [result.code] * len(numbers),
+                [status] * len(numbers),
+                [None] * len(numbers),
+            ),
+        )
 
-    def _progress(self, bar: Any, finished: list[_Outcome]) -> None:
-        done = sum(len(o.chunk.rows) for o in finished if isinstance(o.result, (Sent, Unknown)))
+    def _progress(self, bar: Any) -> None:
+        done, self._answered = self._answered, 0
         if done:
             self.done += done
             bar.update(done)
@@ -521,6 +595,8 @@ def send_campaign(
     gateway: Gateway,
     store: Store,
     *,
+    amend: bool = False,
+    allow_repeats: bool = False,
     concurrency: int = 4,
     dry_run: bool = False,
     test_numbers: Sequence[str] | None = None,
@@ -538,87 +614,84 @@ def send_campaign(
     answers, in the sender's thread.
     """
     started = time.perf_counter()
-    record, messages = _plan_for(camp, store, test_numbers)
-    messages, chunks = chunk_plan(messages)
+    record, messages = plan_of(camp, store, test_numbers)
+    box = store.outbox(record.campaign)
     if dry_run:
-        return _dry_run(record, messages, chunks, gateway, store)
-
-    created = store._save_plan(record, messages, chunks)
-    notes = []
-    stored = store._chunks_in(record.campaign, ("in_flight", "unknown", "planned", "resend"))
-    state = pl.col("state")
-    interrupted = stored.filter(state == "in_flight")
-    if interrupted.height:
-        store._append_sends(
-            [
-                {
-                    "campaign": record.campaign,
-                    "chunk": c,
-                    "state": "unknown",
-                    "cause": "the send stopped while this request was in flight",
-                }
-                for c in interrupted["chunk"]
-            ]
-        )
-    earlier_unknown = stored.filter(state.is_in(["in_flight", "unknown"]))  # all unknown now
-    if earlier_unknown.height:
-        notes.append(
-            f"{earlier_unknown.height} requests ({earlier_unknown['messages'].sum():,} "
-            f"messages) from an earlier run may or may not have gone out: not sent again. "
-            f"Settle them with store.resolve_unknown({record.campaign!r}, resend=True|False)."
-        )
-    pending = stored.filter(state.is_in(["planned", "resend"]))
-    if not created and pending.height:
-        notes.append("Resumed: what was already sent was skipped.")
-    if pending.height and check_balance:
-        notes += _preflight(gateway, int(pending["credits_estimated"].sum() or 0))
-
-    rows = store._chunk_messages(record.campaign, pending["chunk"].to_list())
-    sender = Sender(
-        store,
-        gateway,
-        record.campaign,
-        _chunks(pending, rows),
-        concurrency=concurrency,
-        requests_per_second=requests_per_second,
-        progress=progress,
-        retry_delays=retry_delays,
-        on_progress=on_progress,
-    )
-    if on_start is not None:
-        on_start(sender)
-    if pending.height:
-        sender.run()
-    unknown = store._chunks_in(record.campaign, ("in_flight", "unknown"))
-    if unknown.height:
-        proven = store._dlr_evidence(record.campaign)
-        if proven.height:
+        return _dry_run(box, record, messages, gateway, amend=amend, allow_repeats=allow_repeats)
+    with box.lease():
+        box.mark_interrupted()
+        prepared = box.prepare(record, messages, amend=amend, allow_repeats=allow_repeats)
+        if prepared.action != "same":
+            prepared.messages, chunks = chunk_plan(prepared.messages, first=prepared.first_chunk)
+            box.save(record, prepared, chunks)
+        notes = list(prepared.notes)
+        earlier_unknown = box.chunks(("unknown",))
+        if earlier_unknown.height:
             notes.append(
-                f"Delivery reports show {proven['chunk'].n_unique()} of the unknown requests "
-                f"reached the gateway ({proven.height} messages): "
-                f"store.resolve_unknown({record.campaign!r}, resend=…) settles them as sent."
+                f"{earlier_unknown.height} requests ({earlier_unknown['messages'].sum():,} "
+                f"messages) from an earlier run may or may not have gone out: not sent again. "
+                f"Settle them with store.resolve_unknown({record.campaign!r}, resend=True|False)."
             )
-    return SendReport(
-        campaign=record.campaign,
-        states=store._state_counts(record.campaign),
-        submitted_now=sender.submitted,
-        failed_now=sender.failed,
-        requests=sender.requests,
-        credits_estimated=sender.credits_estimated,
-        credits_charged=sender.credits_charged,
-        unknown_chunks=unknown["chunk"].to_list(),
-        stop_reason=sender.stop_reason,
-        what_to_do=sender.what_to_do,
-        notes=notes,
-        elapsed=time.perf_counter() - started,
-        test=record.kind == "test",
-    )
+        pending = box.to_send()
+        before = box.state_counts()
+        if prepared.action == "same" and (before.get("submitted") or before.get("failed")):
+            notes.append("Resumed: what was already sent was skipped.")
+        if pending and check_balance:
+            notes += _preflight(gateway, sum(c.credits for c in pending))
+        sender = Sender(
+            box,
+            gateway,
+            pending,
+            concurrency=concurrency,
+            requests_per_second=requests_per_second,
+            progress=progress,
+            retry_delays=retry_delays,
+            on_progress=on_progress,
+        )
+        if on_start is not None:
+            on_start(sender)
+        if pending:
+            sender.run()
+        if sender.settled_by_evidence:
+            notes.append(
+                f"{len(sender.settled_by_evidence)} requests marked for resending were not "
+                f"sent: delivery reports that arrived since show they had gone out."
+            )
+        unknown = box.chunks(("in_flight", "unknown"))
+        if unknown.height:
+            proof, _ = box.evidence()
+            if proof.height:
+                notes.append(
+                    f"Delivery reports show {proof['chunk'].n_unique()} of the unknown requests "
+                    f"reached the gateway ({proof.height} messages): "
+                    f"store.resolve_unknown({record.campaign!r}, resend=…) settles them as sent."
+                )
+        return SendReport(
+            campaign=record.campaign,
+            states=box.state_counts(),
+            submitted_now=sender.submitted,
+            failed_now=sender.failed,
+            requests=sender.requests,
+            credits_estimated=sender.credits_estimated,
+            credits_charged=sender.credits_charged,
+            unknown_chunks=unknown["chunk"].to_list(),
+            stop_reason=sender.stop_reason,
+            what_to_do=sender.what_to_do,
+            notes=notes,
+            elapsed=time.perf_counter() - started,
+            test=record.kind == "test",
+        )
 
 
-def _plan_for(
-    camp: Campaign, store: Store, test_numbers: Sequence[str] | None
-) -> tuple[CampaignRecord, pl.DataFrame]:
-    record = CampaignRecord(
+def plan_of(
+    camp: Campaign, store: Store, test_numbers: Sequence[str] | None = None
+) -> tuple[PlanRecord, pl.DataFrame]:
+    """The plan a send of ``camp`` stores: its header and its messages.
+
+    With ``test_numbers``, a test campaign ``"<name> [test N]"`` of the first
+    message of each type (or variant) to those numbers.
+    """
+    record = PlanRecord(
         campaign=camp.name,
         kind="campaign",
         parent=None,
@@ -631,9 +704,19 @@ def _plan_for(
     )
     if test_numbers is None:
         return record, camp.messages
-    n = store._test_count(camp.name) + 1
+    n = store.outbox(camp.name).tests_made() + 1
     test = replace(record, campaign=f"{camp.name} [test {n}]", kind="test", parent=camp.name)
     return test, _test_messages(camp, test_numbers)
+
+
+def plan_change(camp: Campaign, store: Store) -> str | None:
+    """Why sending ``camp`` would need ``amend=True`` (the library's words), or None."""
+    record, messages = plan_of(camp, store)
+    try:
+        store.outbox(record.campaign).prepare(record, messages)
+    except PlanError as exc:
+        return str(exc)
+    return None
 
 
 def _test_messages(camp: Campaign, test_numbers: Sequence[str]) -> pl.DataFrame:
@@ -693,67 +776,49 @@ def _preflight(gateway: Gateway, needed: int) -> list[str]:
     return []
 
 
-def _chunks(pending: pl.DataFrame, rows: pl.DataFrame) -> list[_Chunk]:
-    """The requests to make: ``rows`` hold the messages of ``pending``, in chunk order."""
-    rows = rows.with_columns(numbers=_number_count(pl.col("dstno")))
-    messages = rows.select("dstno", "msg").to_dicts()
-    # A dstno with several numbers gets one result per number: its row repeats.
-    number_rows = rows["row"].repeat_by(rows["numbers"]).explode().drop_nulls().to_list()
-    # Where each chunk's messages and numbers end in those two lists.
-    ends = (
-        rows.group_by("chunk", maintain_order=True)
-        .agg(m=pl.len(), n=pl.col("numbers").sum())
-        .with_columns(m_end=pl.col("m").cum_sum(), n_end=pl.col("n").cum_sum())
-    )
-    out = []
-    for c in pending.join(ends, on="chunk", maintain_order="left").iter_rows(named=True):
-        out.append(  # one per request
-            _Chunk(
-                c["chunk"],
-                c["type"],
-                c["sendid"],
-                c["sendlater"],
-                c["credits_estimated"],
-                messages[c["m_end"] - c["m"] : c["m_end"]],
-                number_rows[c["n_end"] - c["n"] : c["n_end"]],
-            )
-        )
-    return out
-
-
 def _dry_run(
-    record: CampaignRecord,
+    box: Outbox,
+    record: PlanRecord,
     messages: pl.DataFrame,
-    chunks: pl.DataFrame,
     gateway: Gateway,
-    store: Store,
+    *,
+    amend: bool,
+    allow_repeats: bool,
 ) -> SendReport:
     notes = ["Dry run: nothing was sent and nothing was written. Passwords show as ***."]
-    if store._has(record.campaign):
-        store._check_same_plan(record, messages)
-        pending = store._chunks_in(record.campaign, ("planned", "resend"))
-        states = store._state_counts(record.campaign)
+    prepared = box.prepare(record, messages, amend=amend, allow_repeats=allow_repeats)
+    notes += prepared.notes
+    if prepared.action == "same":
+        pending = box.to_send()
+        states = box.state_counts()
         notes.append("The campaign is in the store: these are the requests still to send.")
     else:
-        pending = chunks.with_columns(
-            sendid=pl.lit(record.sender_id, pl.String),
-            sendlater=pl.lit(record.send_later, pl.String),
-        )
-        sendable = int(messages["problem"].is_null().sum())
-        states = {"planned": sendable, "skipped": messages.height - sendable}
-    rows = messages.filter(pl.col("chunk").is_in(pending["chunk"].implode())).sort("chunk", "row")
+        planned, chunks = chunk_plan(prepared.messages, first=prepared.first_chunk)
+        pending = _new_chunks(record, planned, chunks)
+        sendable = int(planned["problem"].is_null().sum())
+        states = {"planned": sendable, "skipped": planned.height - sendable}
     payloads = [
         gateway.json_payload(
             c.messages, type=c.type, sendid=c.sendid, sendlater=c.sendlater, masked=True
         )
-        for c in _chunks(pending, rows.select("chunk", "row", "dstno", "msg"))
+        for c in pending
     ]
     return SendReport(
         campaign=record.campaign,
         states=states,
-        credits_estimated=int(pending["credits_estimated"].sum() or 0),
+        credits_estimated=sum(c.credits for c in pending),
         notes=notes,
         dry_run=True,
         test=record.kind == "test",
         payloads=payloads,
     )
+
+
+def _new_chunks(record: PlanRecord, planned: pl.DataFrame, chunks: pl.DataFrame) -> list[Chunk]:
+    """The requests of a plan not stored yet."""
+    pending = chunks.with_columns(
+        sendid=pl.lit(record.sender_id, pl.String),
+        sendlater=pl.lit(record.send_later, pl.String),
+    )
+    rows = planned.filter(pl.col("chunk").is_not_null()).sort("chunk", "row")
+    return build_chunks(pending, rows.select("chunk", "row", "dstno", "msg"))

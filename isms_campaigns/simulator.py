@@ -20,6 +20,27 @@ acting, HTTP 5xx, latency). The :attr:`Simulator.ledger` records every
 message accepted, so a test can check that each went out exactly once.
 Accepted messages can produce delivery-report callbacks in the spec's URL
 form, written to a log and/or pushed to a callback URL.
+
+What the simulator checks, as the spec says:
+
+- the JSON endpoints (send and balance) take POST (-1015) with
+  ``Content-Type: application/json`` and a JSON object body (-1014);
+- ``sendid``, when given, is at most 11 ASCII letters or digits; the spec
+  names no code for a bad one, so it is -1008 for the whole request;
+- ``fid`` is accepted and recorded (with ``sendid``) in each
+  :class:`LedgerEntry`;
+- the 700-character body limit (-1006) counts the unit billing counts:
+  characters for type 1, UTF-16 code units for type 2 (an emoji is 2);
+- several numbers in one ``dstno`` are split on ``;`` and ``,`` on every
+  endpoint, as the client's ``split_numbers`` does;
+- ``total_messages`` counts the request's message entries,
+  ``total_success`` / ``total_failed`` its numbers;
+- prohibited content fails its row (-1009), or with
+  ``content_refusal="request"`` refuses the whole request, as some gateways do.
+
+:meth:`Simulator.inject` makes the next send requests get a scripted answer
+without acting (an error code, a rate limit, a 404 page, a body with a BOM
+…); :attr:`Simulator.refused` lists the answers given that way.
 """
 
 from __future__ import annotations
@@ -46,7 +67,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 
 FaultKind = Literal["ok", "refuse", "hang", "drop-before", "drop-after", "5xx"]
+ContentRefusal = Literal["row", "request"]
+Injected = int | tuple[int, str]  # an iSMS code, or (HTTP status, body) verbatim
 _DSTNO = re.compile(r"^[0-9]{8,15}$")
+_SENDID = re.compile(r"[A-Za-z0-9]{1,11}")
+_SEPARATORS = re.compile(r"[;,]")  # as gateway.client.split_numbers
+_SEND_ENDPOINTS = ("isms_send_json.php", "isms_send_all_id.php", "RESTAPI.php")
+MAX_BODY = 700  # characters for type 1, UTF-16 code units for type 2
 BAD_GATEWAY = "<html><body>502 Bad Gateway</body></html>"  # what a proxy says for a dead backend
 
 
@@ -80,6 +107,8 @@ class LedgerEntry:
     sms_id: str
     host: str
     credits: int
+    fid: str | None = None
+    sendid: str | None = None
 
 
 @dataclass
@@ -106,7 +135,12 @@ class DlrPlan:
 
 
 class Simulator:
-    """The gateway double: accounts, hosts, faults, ledger and DLRs."""
+    """The gateway double: accounts, hosts, faults, ledger and DLRs.
+
+    ``content_refusal`` says what a prohibited word does: ``"row"`` (the
+    default) fails that recipient with -1009, ``"request"`` refuses the whole
+    request with a top-level -1009 and sends nothing.
+    """
 
     def __init__(
         self,
@@ -121,7 +155,10 @@ class Simulator:
         seed: int = 0,
         first_sms_id: int = 1_143_007_207,
         hang_seconds: float = 30.0,
+        content_refusal: ContentRefusal = "row",
     ) -> None:
+        if content_refusal not in ("row", "request"):
+            raise ValueError(f"content_refusal must be 'row' or 'request', not {content_refusal!r}")
         # A fresh default account each time: balances change as messages go out.
         self.accounts = {a.username: a for a in (accounts or [Account()])}
         self.hosts = [f"http://sim-host-{i + 1}.test" for i in range(hosts)]
@@ -131,7 +168,11 @@ class Simulator:
         self._prefixes = [(str(cc), r) for cc, r in self.rates.items()]
         self.ledger: list[LedgerEntry] = []
         self.requests: list[tuple[str, str]] = []  # (host, path) of every request seen
+        # (host, code or HTTP status) of every send answered by inject()
+        self.refused: list[tuple[str, int]] = []
         self.hang_seconds = hang_seconds
+        self.content_refusal = content_refusal
+        self._injected: list[list[Any]] = []  # [answer, times left], first first
         self._ids = itertools.count(first_sms_id)
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
@@ -151,6 +192,41 @@ class Simulator:
             elif name not in self._servers:
                 self._start(name, self._addresses[name])
 
+    def inject(self, answer: Injected, times: int = 1) -> None:
+        """Answer the next ``times`` send requests with ``answer``, without acting.
+
+        Sends on the JSON, classic and REST endpoints (not balance reads) get
+        it, whichever host they reach; nothing goes in the ledger and no
+        credits are taken. ``answer`` is an iSMS code, given as the spec's
+        top-level error (JSON ``{"status": "error", "code": …}``, or the bare
+        code as text on the classic/REST endpoints), or ``(http_status,
+        body)``, sent as is: ``(429, "Too Many Requests")``, ``(404, "<html>…")``,
+        ``(200, "\\ufeff{…}")``. Each answer given is recorded in :attr:`refused`.
+        Several calls queue up, first first.
+        """
+        if times < 1:
+            raise ValueError(f"times must be at least 1, not {times!r}")
+        if isinstance(answer, tuple):
+            status, body = answer
+            if not isinstance(status, int) or not isinstance(body, str):
+                raise TypeError("an injected answer is an int code or (http_status, body)")
+        elif not isinstance(answer, int):
+            raise TypeError("an injected answer is an int code or (http_status, body)")
+        with self._lock:
+            self._injected.append([answer, times])
+
+    def _take_injected(self, host: str) -> Injected | None:
+        with self._lock:
+            if not self._injected:
+                return None
+            slot = self._injected[0]
+            answer: Injected = slot[0]
+            slot[1] -= 1
+            if slot[1] <= 0:
+                self._injected.pop(0)
+            self.refused.append((host, answer[0] if isinstance(answer, tuple) else answer))
+            return answer
+
     def close(self) -> None:
         """Stop the DLR dispatcher (pending reports are flushed first)."""
         if self._dlr:
@@ -168,12 +244,14 @@ class Simulator:
         with self._lock:
             self.requests.append((host, path))
         endpoint = path.rsplit("/", 1)[-1]
+        if endpoint in _SEND_ENDPOINTS and (answer := self._take_injected(host)) is not None:
+            return _injected_reply(answer, json_endpoint=endpoint == "isms_send_json.php")
         if endpoint == "isms_send_json.php":
-            return 200, "application/json", self._send_json(host, method, body)
+            return 200, "application/json", self._send_json(host, method, content_type, body)
         if endpoint in ("isms_send_all_id.php", "RESTAPI.php"):
             return 200, "text/plain", self._send_classic(host, params)
         if endpoint == "isms_balance_json.php":
-            return 200, "application/json", self._balance(body)
+            return 200, "application/json", self._balance(method, content_type, body)
         return 404, "text/html", "<html><body><h1>404 Not Found</h1></body></html>"
 
     def _account_error(self, un: str | None, pwd: str | None, agreed: str | None) -> int | None:
@@ -190,13 +268,16 @@ class Simulator:
             return -1013
         return None
 
+    def _prohibited(self, msg: str) -> bool:
+        lowered = msg.lower()
+        return any(word in lowered for word in self.prohibited)
+
     def _row_code(self, dstno: str, msg: str, kind: int) -> int:
         if not _DSTNO.match(dstno) or not msg:
             return -1008
-        if len(msg) > 700:
+        if _units(msg, kind) > MAX_BODY:
             return -1006
-        lowered = msg.lower()
-        if any(word in lowered for word in self.prohibited):
+        if self._prohibited(msg):
             return -1009
         if kind == 1 and not msg.isascii():
             return -1012
@@ -204,15 +285,14 @@ class Simulator:
 
     def credits(self, dstno: str, msg: str, kind: int) -> int:
         """The spec's billing rule: parts × the country's rate (1 when unlisted)."""
-        length = len(msg) if kind == 1 else len(msg.encode("utf-16-le")) // 2
-        parts = max(1, math.ceil(length / (153 if kind == 1 else 63)))
+        parts = max(1, math.ceil(_units(msg, kind) / (153 if kind == 1 else 63)))
         rate = next((r for cc, r in self._prefixes if dstno.startswith(cc)), 1)
         return parts * rate
 
-    def _send_json(self, host: str, method: str, body: bytes) -> str:
+    def _send_json(self, host: str, method: str, content_type: str, body: bytes) -> str:
         if method != "POST":
             return _error(-1015)
-        data = _json_object(body)
+        data = _json_object(body) if _is_json(content_type) else None
         if data is None:
             return _error(-1014)
         code = self._account_error(data.get("un"), data.get("pwd"), data.get("agreedterm"))
@@ -222,18 +302,21 @@ class Simulator:
         if kind not in ("1", "2"):
             return _error(-1005)
         messages = data.get("messages")
-        if not isinstance(messages, list) or not messages:
+        sendid = _optional(data.get("sendid"))
+        if not isinstance(messages, list) or not messages or not _sendid_ok(sendid):
             return _error(-1008)
         rows = [
             (n.strip(), str(m.get("msg", "")))
             for m in messages
             if isinstance(m, dict)
-            for n in re.split(r"[;,]", str(m.get("dstno", "")))
+            for n in _SEPARATORS.split(str(m.get("dstno", "")))
             if n.strip()
         ]
         if len(rows) > 50:
             return _error(-1010)
-        results, charged = self._accept(data["un"], host, rows, int(kind))
+        results, charged = self._accept(
+            data["un"], host, rows, int(kind), sendid, _optional(data.get("fid"))
+        )
         if isinstance(results, int):
             return _error(results)
         sent = sum(r["code"] == 2000 for r in results)
@@ -246,7 +329,7 @@ class Simulator:
                 "message": f"2000 = PARTIAL SUCCESS ({sent} SENT, {failed} FAILED)"
                 if partial
                 else "2000 = SUCCESS",
-                "total_messages": len(results),
+                "total_messages": len(messages),  # entries; the two below count numbers
                 "total_success": sent,
                 "total_failed": failed,
                 "total_credits_used": charged,
@@ -255,9 +338,17 @@ class Simulator:
         )
 
     def _accept(
-        self, username: str, host: str, rows: Sequence[tuple[str, str]], kind: int
+        self,
+        username: str,
+        host: str,
+        rows: Sequence[tuple[str, str]],
+        kind: int,
+        sendid: str | None,
+        fid: str | None,
     ) -> tuple[list[dict[str, Any]] | int, int]:
-        """Check credits for the whole request, then send row by row (spec order)."""
+        """Check content and credits for the whole request, then send row by row (spec order)."""
+        if self.content_refusal == "request" and any(self._prohibited(m) for _, m in rows):
+            return -1009, 0
         codes = [self._row_code(d, m, kind) for d, m in rows]
         cost = [
             self.credits(d, m, kind) if c == 2000 else 0
@@ -273,7 +364,9 @@ class Simulator:
                     results.append({"dstno": dstno, "code": code, "status": _status(code)})
                     continue
                 sms_id = str(next(self._ids))
-                self.ledger.append(LedgerEntry(dstno, msg, kind, sms_id, host, credits))
+                self.ledger.append(
+                    LedgerEntry(dstno, msg, kind, sms_id, host, credits, fid=fid, sendid=sendid)
+                )
                 if account.balance is not None:
                     account.balance -= credits
                 results.append(
@@ -295,11 +388,19 @@ class Simulator:
         kind = params.get("type", "")
         if kind not in ("1", "2"):
             return "-1005"
-        numbers = [n.strip() for n in params.get("dstno", "").split(";") if n.strip()]
-        if not numbers:
+        numbers = [n.strip() for n in _SEPARATORS.split(params.get("dstno", "")) if n.strip()]
+        sendid = _optional(params.get("sendid"))
+        if not numbers or not _sendid_ok(sendid):
             return "-1008"
         msg = params.get("msg", "")
-        results, _ = self._accept(params["un"], host, [(n, msg) for n in numbers], int(kind))
+        results, _ = self._accept(
+            params["un"],
+            host,
+            [(n, msg) for n in numbers],
+            int(kind),
+            sendid,
+            _optional(params.get("fid")),
+        )
         if isinstance(results, int):
             return str(results)
         return "".join(
@@ -307,8 +408,10 @@ class Simulator:
             for r in results
         )
 
-    def _balance(self, body: bytes) -> str:
-        data = _json_object(body)
+    def _balance(self, method: str, content_type: str, body: bytes) -> str:
+        if method != "POST":
+            return _error(-1015)
+        data = _json_object(body) if _is_json(content_type) else None
         if data is None:
             return _error(-1014)
         code = self._account_error(data.get("un"), data.get("pwd"), "YES")
@@ -370,6 +473,38 @@ class Simulator:
             server.stopping.set()
             server.shutdown()
             server.server_close()
+
+
+def _units(msg: str, kind: int) -> int:
+    """A body's length as billing counts it: characters (type 1), UTF-16 units (type 2)."""
+    return len(msg) if kind == 1 else len(msg.encode("utf-16-le")) // 2
+
+
+def _is_json(content_type: str) -> bool:
+    """The JSON API requires ``Content-Type: application/json`` (parameters allowed)."""
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
+def _optional(value: object) -> str | None:
+    """An optional parameter as text; absent or empty is None."""
+    return None if value is None or value == "" else str(value)
+
+
+def _sendid_ok(sendid: str | None) -> bool:
+    """The spec: at most 11 alphanumeric characters, no spaces or special characters."""
+    return sendid is None or _SENDID.fullmatch(sendid) is not None
+
+
+def _injected_reply(answer: Injected, *, json_endpoint: bool) -> tuple[int, str, str]:
+    """The (status, content type, body) of an answer given by :meth:`Simulator.inject`."""
+    if isinstance(answer, tuple):
+        status, body = answer
+        start = body.lstrip("\ufeff \t\r\n")[:1]
+        ctype = {"{": "application/json", "<": "text/html"}.get(start, "text/plain")
+        return status, ctype, body
+    if json_endpoint:
+        return 200, "application/json", _error(answer)
+    return 200, "text/plain", str(answer)
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
@@ -456,6 +591,9 @@ class SimulatorTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # A real web server's listen backlog (nginx: 511), not socketserver's 5: with
+    # 5, a burst of concurrent connects overflows it and some are reset.
+    request_queue_size = 128
     allow_reuse_address = True
     simulator: Simulator
     url: str

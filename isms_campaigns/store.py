@@ -10,34 +10,31 @@ in the README: ``campaigns``, ``messages``, ``batches`` and ``dlr_events``
 and may change between versions; the schema is upgraded in place when an
 older file is opened.
 
-Writes are append-only and bulk: a plan is one insert of its messages, and
-every state change of a request (``in_flight`` before it leaves, its results
-after) is a row of ``ic_sends`` written with the others of the same moment
-in one transaction. A message's state is derived from those rows, never
-updated in place, so the history of every request stays in the file.
-
-Only this module runs SQL; every query is parameterised. Passwords never
-reach it: nothing the gateway client holds is written.
+The plan, its chunks and the send log belong to :mod:`.outbox`, which
+writes them (append-only: a message's state is derived from the log, never
+updated in place, so the history of every request stays in the file); this
+module creates the schema, reads it in the views, and imports delivery
+reports. Every query is parameterised. Passwords never reach the store:
+nothing the gateway client holds is written.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
-import pyarrow as pa
 
-from .campaign import MESSAGE_COLUMNS
-from .errors import PlanError, StoreError
+from .errors import StoreError
+from .outbox import Holder, Outbox
 
 if TYPE_CHECKING:
     from .dlr import ImportReport
@@ -141,6 +138,43 @@ MIGRATIONS: tuple[str, ...] = (
         imported_at timestamptz not null
     );
     """,
+    """
+    -- Plan versions: a campaign re-planned after something left keeps its
+    -- history. Chunk numbers stay unique within a campaign across versions.
+    alter table ic_messages add column version integer default 1;
+    alter table ic_chunks add column version integer default 1;
+    alter table ic_campaigns add column version integer default 1;
+    create table ic_plans (
+        campaign varchar not null,
+        version integer not null,
+        created_at timestamptz not null,
+        template varchar,
+        sender_id varchar,
+        send_later varchar,
+        message_type tinyint,
+        region varchar,
+        smart_ascii boolean,
+        rows bigint not null,
+        sendable bigint not null,
+        credits_estimated bigint not null,
+        action varchar not null           -- new, replaced, amended, re-estimated
+    );
+    insert into ic_plans
+        select campaign, 1, created_at, template, sender_id, send_later, message_type, region,
+               smart_ascii, rows, sendable, credits_estimated, 'new'
+        from ic_campaigns;
+    -- Who is sending a campaign now (one sender per campaign).
+    create table ic_leases (
+        campaign varchar not null,
+        pid integer not null,
+        thread varchar not null,
+        host varchar not null,
+        since timestamptz not null
+    );
+    -- This database's identity: Store objects on the same database share it.
+    create table ic_store (id varchar not null, views varchar);
+    insert into ic_store values (uuid()::varchar, null);
+    """,
 )
 
 # Views are not data: they are replaced on every open, so they always match
@@ -151,10 +185,10 @@ create or replace view ic_chunk_state as
     from ic_sends where kind = 'state' group by campaign, chunk;
 
 create or replace view ic_latest_result as
-    select campaign, row, arg_max(code, seq) as code, arg_max(status, seq) as status,
+    select campaign, chunk, row, arg_max(code, seq) as code, arg_max(status, seq) as status,
            arg_max(sms_id, seq) as sms_id, arg_max(recorded_at, seq) as recorded_at
     from ic_sends where kind = 'result'
-    group by campaign, row;
+    group by campaign, chunk, row;
 
 -- The class of a DLR word: DELIVERED, ACCEPTED and SENT all mean "the telco
 -- SMSC acknowledged it".
@@ -179,20 +213,29 @@ create or replace view ic_dlr_current as
     ) where pick = 1;
 
 create or replace view messages as
+    -- Every row of the campaign's current plan version, and the rows of older
+    -- versions that left (so each recipient shows once: a number sent under
+    -- an older version is skipped as already sent in the newer one).
     select m.campaign, m.row, m.dstno, m.msg, m.type, m.parts, m.credits, m.operator,
-           m.country, m.problem, m.warning, m.chunk,
+           m.country, m.problem, m.warning, m.chunk, m.version,
            case when m.problem is not null then 'skipped'
                 when r.code = 2000 then 'submitted'
                 when r.code is not null then 'failed'
                 when s.state in ('in_flight', 'unknown', 'settled') then 'unknown'
+                when s.state = 'cancelled' then 'cancelled'
                 else 'planned' end as state,
            r.code, r.status, r.sms_id,
            case when r.code = 2000 then r.recorded_at end as submitted_at,
            d.dn_status as dlr_status, d.dlr_class, d.event_at as dlr_at
     from ic_messages m
+    join ic_campaigns c on c.campaign = m.campaign
     left join ic_chunk_state s on s.campaign = m.campaign and s.chunk = m.chunk
-    left join ic_latest_result r on r.campaign = m.campaign and r.row = m.row
-    left join ic_dlr_current d on d.trx_id = r.sms_id;
+    left join ic_latest_result r
+      on r.campaign = m.campaign and r.chunk = m.chunk and r.row = m.row
+    left join ic_dlr_current d on d.trx_id = r.sms_id
+    where (m.version = c.version and m.problem is distinct from 'already sent in this campaign')
+       or (m.version < c.version
+           and (r.code is not null or s.state in ('in_flight', 'unknown', 'settled', 'resend')));
 
 create or replace view dlr_events as
     select e.msisdn, e.trx_id, e.dn_status,
@@ -204,9 +247,14 @@ create or replace view dlr_events as
     left join (
         select r.sms_id, r.campaign, r.row, x.dstno
         from ic_latest_result r
-        join ic_messages x on x.campaign = r.campaign and x.row = r.row
+        join ic_messages x on x.campaign = r.campaign and x.chunk = r.chunk and x.row = r.row
         where r.sms_id is not null
     ) m on m.sms_id = e.trx_id;
+
+create or replace view plans as
+    select campaign, version, created_at, action, template, sender_id, send_later, rows,
+           sendable, credits_estimated
+    from ic_plans;
 
 create or replace view batches as
     select s.campaign, s.chunk, s.seq as batch, s.started_at, s.recorded_at as finished_at,
@@ -231,75 +279,18 @@ create or replace view campaigns as
            count(m.row) filter (where m.state = 'failed') as failed,
            count(m.row) filter (where m.state = 'unknown') as unknown,
            count(m.row) filter (where m.state = 'skipped') as skipped,
+           count(m.row) filter (where m.state = 'cancelled') as cancelled,
+           c.version,
            (select sum(b.credits_charged) from ic_sends b
             where b.campaign = c.campaign and b.kind = 'state')::bigint as credits_charged
     from ic_campaigns c left join messages m on m.campaign = c.campaign
     group by all;
 """
 
-_TIME = pa.timestamp("us", tz="UTC")
-SENDS_SCHEMA = pa.schema(
-    [
-        ("seq", pa.int64()),
-        ("request", pa.int64()),
-        ("kind", pa.string()),
-        ("campaign", pa.string()),
-        ("chunk", pa.int32()),
-        ("recorded_at", _TIME),
-        ("state", pa.string()),
-        ("started_at", _TIME),
-        ("outcome", pa.string()),
-        ("code", pa.int32()),
-        ("message", pa.string()),
-        ("cause", pa.string()),
-        ("credits_charged", pa.int32()),
-        ("host", pa.string()),
-        ("elapsed_ms", pa.float64()),
-        ("http_status", pa.int32()),
-        ("error", pa.string()),
-        ("row", pa.uint32()),
-        ("dstno", pa.string()),
-        ("status", pa.string()),
-        ("sms_id", pa.string()),
-    ]
-)
-
-# The plan columns compared when a campaign is sent again under the same name.
-_COMPARED = ("dstno", "msg", "type", "credits", "problem")
-
-
-@dataclass(frozen=True)
-class CampaignRecord:
-    """What the ``ic_campaigns`` row of a plan holds."""
-
-    campaign: str
-    kind: str
-    parent: str | None
-    template: str | None
-    sender_id: str | None
-    send_later: str | None
-    message_type: int | None
-    region: str
-    smart_ascii: bool
-
-
-_NO_EVIDENCE = pl.DataFrame(
-    schema={
-        "chunk": pl.Int32,
-        "row": pl.UInt32,
-        "dstno": pl.String,
-        "trx_id": pl.String,
-        "dlr_at": pl.Datetime("us", "UTC"),
-    }
-)
-
-
-class _Sequence:
-    """The next ``seq`` of ``ic_sends``, shared by a store and its cursor twins."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.next: int | None = None
+# Opening a database sets up its schema and views: one opening at a time in
+# this process, so two threads opening one file never race on its catalog.
+_OPENING = threading.Lock()
+VIEWS_KEY = hashlib.sha256(VIEWS.encode()).hexdigest()[:16]
 
 
 class Store:
@@ -319,20 +310,29 @@ class Store:
             self.path = str(path)
             self._con = _connect(self.path)
             self._owned = True
-        self._seq = _Sequence()
-        self._migrate()
+        with _OPENING:
+            self._db_id = self._migrate()
 
-    @classmethod
-    def _cursor_of(cls, store: Store) -> Store:
-        """The same database through a new cursor, for another thread."""
-        twin = cls.__new__(cls)
-        twin.path, twin._con, twin._owned = store.path, store._con.cursor(), True
-        twin._seq = store._seq  # one counter: seq orders every write to ic_sends
+    def cursor(self) -> Store:
+        """The same database through a cursor of its own, for another thread.
+
+        DuckDB connections are not shared between threads; close the cursor
+        when done (``with store.cursor() as twin: …``).
+        """
+        twin = Store.__new__(Store)
+        twin.path, twin._con, twin._owned = self.path, self._con.cursor(), True
+        twin._db_id = self._db_id
         return twin
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection (for your own queries; the ``ic_*`` tables are ours)."""
+        return self._con
 
     # -- opening -----------------------------------------------------------------
 
-    def _migrate(self) -> None:
+    def _migrate(self) -> str:
+        """Bring the schema up to date; returns the database's identity."""
         con = self._con
         try:
             con.execute(
@@ -350,7 +350,13 @@ class Store:
                 con.execute(MIGRATIONS[number])
                 con.execute("insert into ic_schema_version values (?, ?)", [number + 1, _now()])
                 con.commit()
-            con.execute(VIEWS)
+            db_id, views = con.execute("select id, views from ic_store").fetchall()[0]
+            if views != VIEWS_KEY:  # views are replaced only when this code's differ
+                con.begin()
+                con.execute(VIEWS)
+                con.execute("update ic_store set views = ?", [VIEWS_KEY])
+                con.commit()
+            return str(db_id)
         except duckdb.Error as exc:
             _rollback(con)
             raise StoreError(
@@ -394,103 +400,80 @@ class Store:
         """Every campaign with its messages counted by state."""
         return self.sql("select * from campaigns order by created_at")
 
+    def outbox(self, campaign: str) -> Outbox:
+        """The send log of ``campaign`` (what the sender uses; see :mod:`.outbox`)."""
+        return Outbox(self._con, self._db_id, campaign)
+
+    def sending(self, campaign: str) -> Holder | None:
+        """Who is sending ``campaign`` right now (this or another thread or process), or None."""
+        return self.outbox(campaign).holder()
+
     def resolve_unknown(self, campaign: str, *, resend: bool, use_dlr: bool = True) -> pl.DataFrame:
         """Settle the chunks of ``campaign`` whose requests may or may not have gone out.
 
         First the evidence (``use_dlr=True``): a delivery report for a
-        recipient of such a chunk, not matching any known sms_id and dated
-        from the attempt on, shows the request reached the gateway. That
-        message becomes ``submitted`` with the report's trx_id as its sms_id,
-        and its chunk is settled as sent: never sent again, whatever
-        ``resend`` says. Its other messages stay ``unknown`` (nobody knows),
-        and a later call can still match their reports.
+        recipient of such a chunk, not matching any known sms_id, dated from
+        the request on, and with no other possibly-sent request to that
+        number (in any campaign) that could have caused it, shows the request
+        reached the gateway. That message becomes ``submitted`` with the
+        report's trx_id as its sms_id, and its chunk is settled as sent:
+        never sent again, whatever ``resend`` says. Reports that more than
+        one request could explain are counted as ``ambiguous`` and settle
+        nothing.
 
         The chunks without evidence: ``resend=True`` makes the next ``send``
-        send them again (a recipient may get the message twice);
-        ``resend=False`` settles them as possibly sent, never sent again.
+        send them again (it looks for evidence once more right before), a
+        recipient may get the message twice; ``resend=False`` settles them as
+        possibly sent, never sent again.
 
-        Returns one row per chunk: chunk, messages, with_dlr (the messages
-        matched now), first_dlr_at, settled_as (``sent (DLR evidence)``,
-        ``resend`` or ``settled``).
+        Returns one row per chunk: chunk, messages, with_dlr (messages
+        matched now), ambiguous, first_dlr_at, settled_as (``sent (DLR
+        evidence)``, ``resend`` or ``settled``).
         """
-        self._require(campaign)
-        evidence = self._dlr_evidence(campaign) if use_dlr else _NO_EVIDENCE
-        unknown = self._chunks_in(campaign, ("in_flight", "unknown"))["chunk"]
-        proven = evidence.group_by("chunk").agg(
+        box = self._outbox_of(campaign)
+        with box.lease():
+            return box.resolve(resend=resend, use_dlr=use_dlr)
+
+    def unknown_evidence(self, campaign: str) -> pl.DataFrame:
+        """What the delivery reports say about ``campaign``'s unknown requests, per chunk.
+
+        One row per chunk still in doubt (or with new evidence): chunk,
+        messages, with_dlr, ambiguous, first_dlr_at. Reads only.
+        """
+        box = self._outbox_of(campaign)
+        proof, unclear = box.evidence()
+        doubt = box.chunks(("in_flight", "unknown", "resend")).select("chunk", "messages", "state")
+        proven = proof.group_by("chunk").agg(
             with_dlr=pl.len().cast(pl.Int64), first_dlr_at=pl.col("dlr_at").min()
         )
-        # Chunks settled before whose messages have reports now come back too.
-        involved = pl.concat([unknown.cast(pl.Int64), proven["chunk"].cast(pl.Int64)])
-        chunks = (
-            self.sql("select chunk, messages from ic_chunks where campaign = ?", [campaign])
-            .filter(pl.col("chunk").is_in(involved.implode()))
-            .join(proven, on="chunk", how="left")
-            .with_columns(
-                with_dlr=pl.col("with_dlr").fill_null(0),
-                settled_as=pl.when(pl.col("with_dlr") > 0)
-                .then(pl.lit("sent (DLR evidence)"))
-                .otherwise(pl.lit("resend" if resend else "settled")),
-            )
+        unsure = unclear.group_by("chunk").agg(ambiguous=pl.len().cast(pl.Int64))
+        return (
+            doubt.join(proven, on="chunk", how="left")
+            .join(unsure, on="chunk", how="left")
+            .with_columns(pl.col("with_dlr", "ambiguous").fill_null(0))
+            .select("chunk", "state", "messages", "with_dlr", "ambiguous", "first_dlr_at")
             .sort("chunk")
         )
-        by_chunk = evidence.partition_by("chunk", as_dict=True)
-        rows = []
-        for chunk, n, matched in chunks.select("chunk", "messages", "with_dlr").iter_rows():
-            row: dict[str, Any] = {"campaign": campaign, "chunk": chunk}
-            if matched:
-                found = by_chunk[(chunk,)]
-                row |= {
-                    "state": "settled",
-                    "cause": f"DLR evidence: reports for {matched} of {n} recipients dated "
-                    f"after the request: it reached the gateway",
-                    "results": {
-                        "row": found["row"].to_list(),
-                        "dstno": found["dstno"].to_list(),
-                        "code": [2000] * found.height,
-                        "status": ["reconciled from DLR"] * found.height,
-                        "sms_id": found["trx_id"].to_list(),
-                    },
-                }
-            elif resend:
-                row |= {"state": "resend", "cause": "resolved by the user: send again"}
-            else:
-                row |= {
-                    "state": "settled",
-                    "cause": "resolved by the user: possibly sent, not sent again",
-                }
-            rows.append(row)
-        self._append_sends(rows)
-        return chunks.select("chunk", "messages", "with_dlr", "first_dlr_at", "settled_as")
 
-    def _dlr_evidence(self, campaign: str) -> pl.DataFrame:
-        """Unknown messages with a delivery report from their request's time on."""
-        return self.sql(
-            """
-            with asked as (  -- when each chunk's request last went out
-                select chunk, max(recorded_at) as sent_at from ic_sends
-                where kind = 'state' and state = 'in_flight' and campaign = ?
-                group by chunk
-            ),
-            open as (
-                select m.row, m.dstno, m.chunk, a.sent_at from messages m
-                join asked a on a.chunk = m.chunk
-                where m.campaign = ? and m.state = 'unknown'
-            ),
-            reports as (  -- reports that belong to no message we know of
-                select e.msisdn, e.trx_id, coalesce(e.event_at, e.imported_at) as dlr_at
-                from ic_dlr_events e
-                anti join (select sms_id from ic_sends where kind = 'result') k
-                  on k.sms_id = e.trx_id
+    def cancel(self, campaign: str) -> pl.DataFrame:
+        """Cancel what ``campaign`` has still to send: those chunks are never sent.
+
+        Refused while the campaign is being sent (stop that send first).
+        Returns the cancelled chunks: chunk, messages, credits_estimated.
+        """
+        box = self._outbox_of(campaign)
+        with box.lease():
+            return box.cancel()
+
+    def _outbox_of(self, campaign: str) -> Outbox:
+        box = self.outbox(campaign)
+        if not box.exists():
+            known = self.sql("select campaign from ic_campaigns order by created_at")["campaign"]
+            raise StoreError(
+                f"No campaign {campaign!r} in the store {self.path}; it has: "
+                f"{', '.join(known) or 'none yet'}."
             )
-            select o.chunk, o.row, o.dstno, arg_min(r.trx_id, r.dlr_at) as trx_id,
-                   min(r.dlr_at) as dlr_at
-            from open o join reports r on r.msisdn = o.dstno
-            -- log times are whole seconds: a report in the request's second counts
-            where r.dlr_at >= date_trunc('second', o.sent_at)
-            group by all order by o.chunk, o.row
-            """,
-            [campaign, campaign],
-        )
+        return box
 
     def import_dlr(self, source: Any, *, time_zone: str = "UTC") -> ImportReport:
         """Import delivery reports: logs, callback URLs, CSV/TSV/Parquet/JSONL, a frame,
@@ -582,223 +565,6 @@ class Store:
                 for src, line, text, reason in bad.head(5).iter_rows()
             ],
             elapsed=time.perf_counter() - started,
-        )
-
-    # -- used by the sender ------------------------------------------------------------
-
-    def _require(self, campaign: str) -> None:
-        if not self._has(campaign):
-            known = self.sql("select campaign from ic_campaigns order by created_at")["campaign"]
-            raise StoreError(
-                f"No campaign {campaign!r} in the store {self.path}; it has: "
-                f"{', '.join(known) or 'none yet'}."
-            )
-
-    def _has(self, campaign: str) -> bool:
-        return bool(
-            _scalar(self._con, "select count(*) from ic_campaigns where campaign = ?", [campaign])
-        )
-
-    def _save_plan(
-        self, record: CampaignRecord, messages: pl.DataFrame, chunks: pl.DataFrame
-    ) -> bool:
-        """Write a new plan (True) or check a stored one is the same (False).
-
-        A different plan under the same name is a :class:`PlanError` showing
-        the difference: mixing two plans would send some recipients the old
-        text and others the new.
-        """
-        if self._has(record.campaign):
-            self._check_same_plan(record, messages)
-            return False
-        sendable = messages.filter(pl.col("problem").is_null())
-        plan_rows = messages.select(  # the columns of ic_messages, in order
-            pl.lit(record.campaign).alias("campaign"),
-            *MESSAGE_COLUMNS,
-            (pl.col("variant") if "variant" in messages.columns else pl.lit(None, pl.String)).alias(
-                "variant"
-            ),
-            "chunk",
-        )
-        plan_chunks = chunks.select(
-            pl.lit(record.campaign).alias("campaign"),
-            "chunk",
-            "type",
-            pl.lit(record.sender_id, pl.String).alias("sendid"),
-            pl.lit(record.send_later, pl.String).alias("sendlater"),
-            "numbers",
-            "messages",
-            "credits_estimated",
-        )
-        con = self._con
-        try:
-            con.begin()
-            con.execute(
-                "insert into ic_campaigns values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    record.campaign,
-                    record.kind,
-                    record.parent,
-                    _now(),
-                    record.template,
-                    record.sender_id,
-                    record.send_later,
-                    record.message_type,
-                    record.region,
-                    record.smart_ascii,
-                    messages.height,
-                    sendable.height,
-                    int(sendable["credits"].sum() or 0),
-                ],
-            )
-            with _registered(con, "ic_incoming", plan_rows):
-                con.execute("insert into ic_messages select * from ic_incoming")
-            with _registered(con, "ic_incoming", plan_chunks):
-                con.execute("insert into ic_chunks select * from ic_incoming")
-            con.commit()
-        except duckdb.Error as exc:
-            _rollback(con)
-            raise StoreError(f"Could not save the plan of {record.campaign!r}: {exc}") from None
-        return True
-
-    def _check_same_plan(self, record: CampaignRecord, messages: pl.DataFrame) -> None:
-        stored = self.sql(
-            "select template, sender_id, send_later, message_type from ic_campaigns "
-            "where campaign = ?",
-            [record.campaign],
-        ).row(0, named=True)
-        changes = [
-            f"{key}: {stored[key]!r} -> {new!r}"
-            for key, new in (
-                ("sender_id", record.sender_id),
-                ("send_later", record.send_later),
-                ("message_type", record.message_type),
-            )
-            if stored[key] != new
-        ]
-        differ = " or ".join(f"o.{c} is distinct from n.{c}" for c in _COMPARED)
-        with _registered(self._con, "ic_new_plan", messages.select("row", *_COMPARED)):
-            diff = self.sql(
-                f"""
-                select coalesce(o.row, n.row) as row,
-                       case when o.row is null then 'added' when n.row is null then 'removed'
-                            else 'changed' end as change,
-                       o.dstno as old_dstno, n.dstno as new_dstno,
-                       o.msg as old_msg, n.msg as new_msg
-                from (select * from ic_messages where campaign = ?) o
-                full join ic_new_plan n on o.row = n.row
-                where o.row is null or n.row is null or {differ}
-                order by row
-                """,
-                [record.campaign],
-            )
-        if not changes and diff.is_empty():
-            return
-        counts = diff.group_by("change").len().sort("change").rows()
-        lines = [f"  {key}" for key in changes]
-        lines += [f"  {n:,} rows {change}" for change, n in counts]
-        for r in diff.head(3).iter_rows(named=True):
-            lines.append(
-                f"  row {r['row']}: {r['old_dstno']} {r['old_msg']!r} -> "
-                f"{r['new_dstno']} {r['new_msg']!r}"
-            )
-        raise PlanError(
-            f"Campaign {record.campaign!r} is already in the store with a different plan:\n"
-            + "\n".join(lines)
-            + "\nSending it would mix two plans. Give the new plan a new campaign name."
-        )
-
-    def _chunks_in(self, campaign: str, states: Sequence[str]) -> pl.DataFrame:
-        """Chunks of ``campaign`` in one of ``states`` (a chunk never sent is planned)."""
-        return self.sql(
-            """
-            select c.chunk, c.type, c.sendid, c.sendlater, c.numbers, c.messages,
-                   c.credits_estimated, coalesce(s.state, 'planned') as state
-            from ic_chunks c
-            left join ic_chunk_state s on s.campaign = c.campaign and s.chunk = c.chunk
-            where c.campaign = ? and list_contains(?, coalesce(s.state, 'planned'))
-            order by c.chunk
-            """,
-            [campaign, list(states)],
-        )
-
-    def _chunk_messages(self, campaign: str, chunks: Sequence[int]) -> pl.DataFrame:
-        """The rows to send for ``chunks``, in chunk then row order."""
-        return self.sql(
-            """
-            select chunk, row, dstno, msg from ic_messages
-            where campaign = ? and list_contains(?, chunk)
-            order by chunk, row
-            """,
-            [campaign, list(chunks)],
-        )
-
-    def _append_sends(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Append chunk state changes, all in one transaction.
-
-        Each row is a chunk's new state. Its ``attempts`` (a list of dicts)
-        and ``results`` (a dict of equal-length lists: row, dstno, code,
-        status, sms_id), when given, become rows of their own pointing at it.
-        """
-        if not rows:
-            return
-        with self._seq.lock:  # one writer per file; its threads take turns here
-            self._append_sends_locked(rows)
-
-    def _append_sends_locked(self, rows: Sequence[dict[str, Any]]) -> None:
-        if self._seq.next is None:
-            self._seq.next = int(
-                _scalar(self._con, "select coalesce(max(seq), 0) + 1 from ic_sends")
-            )
-        seq, now = self._seq.next, _now()
-        columns: dict[str, list[Any]] = {name: [] for name in SENDS_SCHEMA.names}
-
-        def extend(n: int, values: dict[str, Any]) -> None:
-            """n rows: a list in ``values`` gives each row's value, anything else all rows'."""
-            for name, column in columns.items():
-                value = values.get(name)
-                column.extend(value if isinstance(value, list) else [value] * n)
-
-        for row in rows:
-            request = seq
-            head = {k: v for k, v in row.items() if k not in ("attempts", "results")}
-            extend(1, {**head, "seq": seq, "kind": "state", "recorded_at": now})
-            seq += 1
-            common = {"request": request, "campaign": row["campaign"], "chunk": row["chunk"]}
-            for attempt in row.get("attempts") or ():
-                extend(1, {**attempt, **common, "seq": seq, "kind": "attempt", "recorded_at": now})
-                seq += 1
-            if results := row.get("results"):
-                n = len(results["row"])
-                numbered = {"seq": list(range(seq, seq + n)), "kind": "result", "recorded_at": now}
-                extend(n, {**results, **common, **numbered})
-                seq += n
-        # The hot path of a send: DuckDB reads this local by its name (a
-        # replacement scan), a millisecond cheaper per commit than register().
-        ic_incoming_sends = pa.Table.from_pydict(columns, schema=SENDS_SCHEMA)  # noqa: F841
-        con = self._con
-        try:
-            con.begin()
-            con.execute("insert into ic_sends select * from ic_incoming_sends")
-            con.commit()
-            self._seq.next = seq
-        except duckdb.Error as exc:
-            _rollback(con)
-            raise StoreError(f"Could not record the send: {exc}") from None
-
-    def _state_counts(self, campaign: str) -> dict[str, int]:
-        rows = self._con.execute(
-            "select state, count(*) from messages where campaign = ? group by state", [campaign]
-        ).fetchall()
-        return {str(state): int(n) for state, n in rows}
-
-    def _test_count(self, campaign: str) -> int:
-        return int(
-            _scalar(
-                self._con,
-                "select count(*) from ic_campaigns where parent = ? and kind = 'test'",
-                [campaign],
-            )
         )
 
 

@@ -44,7 +44,7 @@ import polars as pl
 from . import plots
 from .campaign import _STYLE, Campaign, _cards, _cards_html, _table, _unicode_table
 from .contacts import read_contacts
-from .errors import IsmsError, PlanError, TemplateError
+from .errors import IsmsError, TemplateError
 from .render import ISMS_TOKENS, resolve_token
 from .report import (
     DEFAULT_TIME_ZONE,
@@ -55,7 +55,7 @@ from .report import (
     _readable,
     delivery_summary,
 )
-from .send import send_campaign
+from .send import plan_change, send_campaign
 from .store import Store
 
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ def _hide(widget: Any, hidden: bool) -> None:
 @contextmanager
 def _cursor(store: Store) -> Iterator[Store]:
     """The store through a cursor of its own: widgets work off the kernel's thread."""
-    twin = Store._cursor_of(store)
+    twin = store.cursor()
     try:
         yield twin
     finally:
@@ -480,6 +480,8 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
         requests_per_second: float | None = None,
         check_balance: bool = True,
         background: bool = True,
+        amend: bool = False,
+        allow_repeats: bool = False,
     ) -> None:
         if not isinstance(campaign, Campaign):
             raise TypeError(
@@ -493,6 +495,8 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
         self.requests_per_second = requests_per_second
         self.check_balance = check_balance
         self.background = background
+        self.amend = amend
+        self.allow_repeats = allow_repeats
         self.report: SendReport | None = None
         self.balance: int | None = None
         self._thread: threading.Thread | None = None
@@ -545,8 +549,15 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
         camp, esc = self.campaign, html.escape
         with _cursor(self.store) as store:
             stored = _stored(store, camp.name)
-            changed = _changed_plan(camp, store) if stored else None
-        if changed:
+            holder = None if self._running else store.sending(camp.name)
+            changed = plan_change(camp, store) if stored and not self.amend else None
+        if holder is not None:  # another panel, cell or thread is sending it
+            messages, credits = 0, 0
+            where = (
+                f"<p class='err'>This campaign is being sent by {esc(str(holder))}. Wait for "
+                f"that send to finish, then press Check balance to refresh this panel.</p>"
+            )
+        elif changed:
             messages, credits = 0, 0
             where = f"<p class='err'>{esc(changed)}</p>"
         elif stored:
@@ -694,6 +705,8 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
                     concurrency=self.concurrency,
                     requests_per_second=self.requests_per_second,
                     check_balance=self.check_balance,
+                    amend=self.amend,
+                    allow_repeats=self.allow_repeats,
                     on_start=self._started,
                     on_progress=self._progressed,
                 )
@@ -737,18 +750,6 @@ def _stored(store: Store, campaign: str) -> dict[str, tuple[int, int]]:
         [campaign],
     )
     return {s: (int(n), int(c)) for s, n, c in counts.iter_rows()}
-
-
-def _changed_plan(camp: Campaign, store: Store) -> str | None:
-    """Why the store's campaign of this name is another plan (the library's words), or None."""
-    from .send import _plan_for
-
-    record, messages = _plan_for(camp, store, None)
-    try:
-        store._check_same_plan(record, messages)
-    except PlanError as exc:
-        return str(exc)
-    return None
 
 
 # --------------------------------------------------------------------------

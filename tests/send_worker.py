@@ -1,6 +1,6 @@
 """Sends the kill-and-resume campaign; test_reliability runs it in a process it kills.
 
-usage: python tests/send_worker.py STORE HOST,HOST,... MESSAGES
+usage: python tests/send_worker.py STORE HOST,HOST,... MESSAGES [REQUESTS_PER_SECOND]
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ def contacts(n: int) -> pl.DataFrame:
 
 def main() -> None:
     store_path, hosts, n = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3])
+    rate = float(sys.argv[4]) if len(sys.argv) > 4 else None
     camp = ic.Campaign("kill-test", contacts(n), template="Your code is %ref%")
     with ic.Store(store_path) as store:
-        report = camp.send(ic.Gateway("demo", "demo", hosts=hosts), store, progress=False)
+        gateway = ic.Gateway("demo", "demo", hosts=hosts)
+        report = camp.send(gateway, store, progress=False, requests_per_second=rate)
     print(repr(report))
 
 

@@ -280,3 +280,40 @@ def test_report_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err
     assert err == "error: No campaign 'nov-promos' in the store; it has: 'nov-promo'.\n"
     assert not html.exists()
+
+
+def test_cancel_then_send_sends_nothing_more(
+    tmp_path: Path, served: tuple[Simulator, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim, urls = served
+    store = tmp_path / "s.duckdb"
+    sim.accounts["demo"].balance = 100
+    assert main(send_args(store, urls, "--yes", "--no-balance-check", "--concurrency", "1")) == 1
+    assert len(sim.ledger) == 100
+    assert main(["cancel", "cli", "--store", str(store)]) == 0
+    assert "Cancelled 5 requests (198 messages)" in capsys.readouterr().out
+    sim.accounts["demo"].balance = 1_000
+    assert main(send_args(store, urls, "--yes")) == 0
+    assert "Nothing to send" in capsys.readouterr().out and len(sim.ledger) == 100
+    assert main(["cancel", "nope", "--store", str(store)]) == 2
+    assert "No campaign 'nope'" in capsys.readouterr().err
+
+
+def test_resolve_shows_the_evidence_then_settles(
+    tmp_path: Path, served: tuple[Simulator, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim, urls = served
+    store = tmp_path / "s.duckdb"
+    sim.set_fault(urls[0], "drop-after")  # acted, answers lost: three unknowns stop it
+    main(send_args(store, urls, "--yes", "--concurrency", "1"))
+    sim.set_fault(urls[0], "ok")
+    capsys.readouterr()
+    log = tmp_path / "dlr.log"
+    first = sim.ledger[0]
+    log.write_text(f"GET /dlr?msisdn={first.dstno}&trx_id={first.sms_id}&dn_status=DELIVERED\n")
+    assert main(["import-dlr", str(log), "--store", str(store)]) == 0
+    assert main(["resolve", "cli", "--store", str(store), "--settle", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "Delivery reports prove 1 of them went out" in out and "sent (DLR evidence)" in out
+    assert main(["resolve", "cli", "--store", str(store), "--resend"]) == 0
+    assert "no request in doubt" in capsys.readouterr().out

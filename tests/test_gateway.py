@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -12,6 +15,7 @@ import pytest
 from isms_campaigns.errors import GatewayError
 from isms_campaigns.gateway import Rejected, Sent, Unknown, Unreached
 from isms_campaigns.gateway.client import Gateway
+from isms_campaigns.simulator import Simulator
 
 HOSTS = ["http://127.0.0.1:8001", "http://127.0.0.1:8002", "http://127.0.0.1:8003"]
 MSGS = [{"dstno": "60123456789", "msg": "Hi"}]
@@ -228,3 +232,109 @@ def test_password_never_shows(
     for text in outputs:
         assert SENTINEL not in text
     assert "***" in outputs[0]
+
+
+def test_one_transport_serves_sync_and_async_sends() -> None:
+    sim = Simulator()
+    gw = Gateway("demo", "demo", hosts=sim.hosts, transport=sim.transport())
+
+    async def run() -> None:
+        reply = await gw.asend_json(MSGS, type=1)
+        classic = await gw.asend_classic("60123456789", "Hi", type=1)
+        assert await gw.abalance() == sim.accounts["demo"].balance
+        await gw.aclose()
+        assert isinstance(reply.result, Sent) and isinstance(classic.result, Sent)
+
+    asyncio.run(run())
+    assert len(sim.ledger) == 2
+    assert gw.send_json(MSGS, type=1).result.outcome == "sent"
+    assert len(sim.ledger) == 3
+
+
+def test_an_explicit_async_transport_wins() -> None:
+    sync_seen: list[str] = []
+    async_seen: list[str] = []
+    gw = Gateway(
+        "u",
+        "p",
+        hosts=HOSTS[:1],
+        transport=scripted({}, sync_seen),
+        async_transport=scripted({}, async_seen),
+    )
+
+    async def run() -> None:
+        await gw.asend_json(MSGS, type=1)
+        await gw.aclose()
+
+    asyncio.run(run())
+    gw.send_json(MSGS, type=1)
+    assert (sync_seen, async_seen) == (HOSTS[:1], HOSTS[:1])
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "code", "kind"),
+    [
+        (404, "<html><body><h1>404 Not Found</h1></body></html>", 404, "http"),
+        (429, "Too Many Requests", 429, "retryable"),
+        (403, " -1003 \n", -1003, "account"),
+    ],
+)
+def test_a_4xx_is_a_rejection_and_no_other_host_is_tried(
+    status: int, body: str, code: int, kind: str
+) -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.url.scheme}://{request.url.host}:{request.url.port}")
+        return httpx.Response(status, text=body)
+
+    gw = Gateway("u", "p", hosts=HOSTS, transport=httpx.MockTransport(handler))
+    reply = gw.send_json(MSGS, type=1)
+    assert isinstance(reply.result, Rejected)
+    assert (reply.result.code, reply.result.info.kind) == (code, kind)
+    assert seen == HOSTS[:1] and reply.attempts[0].http_status == status
+
+
+def test_json_requests_carry_the_json_content_type() -> None:
+    captured: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        captured.append(request)
+        if request.url.path.endswith("balance_json.php"):
+            return httpx.Response(200, json={"status": "success", "code": 0, "balance": "5"})
+        return httpx.Response(200, json=OK)
+
+    gw = Gateway("u", "p", hosts=HOSTS[:1], transport=httpx.MockTransport(handler))
+
+    async def run() -> None:
+        await gw.asend_json(MSGS, type=1)
+        assert await gw.abalance() == 5
+        await gw.aclose()
+
+    gw.send_json(MSGS, type=1)
+    assert gw.balance() == 5
+    asyncio.run(run())
+    assert len(captured) == 4
+    assert all(r.headers["content-type"] == "application/json" for r in captured)
+
+
+def test_threads_sharing_a_gateway_share_one_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    gw = Gateway("u", "p", hosts=HOSTS, transport=scripted({}, []))
+    options = gw._client_options
+
+    def slow_options() -> dict[str, object]:
+        time.sleep(0.05)  # widens the window between "no client yet" and "made one"
+        return options()
+
+    monkeypatch.setattr(gw, "_client_options", slow_options)
+    barrier = threading.Barrier(8)
+
+    def client(_: int) -> httpx.Client:
+        barrier.wait()
+        return gw.client
+
+    with ThreadPoolExecutor(8) as pool:
+        clients = set(pool.map(client, range(8)))
+    assert len(clients) == 1  # a second one would never be closed
+    gw.close()
+    assert clients.pop().is_closed

@@ -22,12 +22,12 @@ VIEWS = {
     "campaigns": [
         "campaign", "kind", "parent", "created_at", "template", "sender_id", "send_later",
         "rows", "sendable", "credits_estimated", "planned", "submitted", "failed", "unknown",
-        "skipped", "credits_charged",
+        "skipped", "cancelled", "version", "credits_charged",
     ],
     "messages": [
         "campaign", "row", "dstno", "msg", "type", "parts", "credits", "operator", "country",
-        "problem", "warning", "chunk", "state", "code", "status", "sms_id", "submitted_at",
-        "dlr_status", "dlr_class", "dlr_at",
+        "problem", "warning", "chunk", "version", "state", "code", "status", "sms_id",
+        "submitted_at", "dlr_status", "dlr_class", "dlr_at",
     ],
     "batches": [
         "campaign", "chunk", "batch", "started_at", "finished_at", "host", "tries",
@@ -37,6 +37,10 @@ VIEWS = {
     "dlr_events": [
         "msisdn", "trx_id", "dn_status", "dlr_class", "event_at", "imported_at", "source",
         "line", "campaign", "row", "msisdn_matches",
+    ],
+    "plans": [
+        "campaign", "version", "created_at", "action", "template", "sender_id", "send_later",
+        "rows", "sendable", "credits_estimated",
     ],
 }  # fmt: skip
 

@@ -402,8 +402,8 @@ def test_a_changed_plan_under_the_same_name_is_refused_in_the_panel(
     other = ic.Campaign("nov", sample, template="Something else")
     panel = SendPanel(other, gateway(sim), store, background=False)
     # Said before any confirmation, in the library's words; nothing to confirm or send.
-    assert "already in the store with a different plan" in panel.estimate.value
-    assert "new campaign name" in panel.estimate.value
+    assert "has already sent" in panel.estimate.value and "different plan" in panel.estimate.value
+    assert "amend=True" in panel.estimate.value
     assert panel.confirm.disabled and panel.send_button.disabled
     panel.confirm.value = True  # even forced
     panel.start()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -109,7 +110,10 @@ class Gateway:
 
     ``hosts`` replaces the spec's host lists with full base URLs (plain
     ``http://`` only for loopback). ``transport`` / ``async_transport``
-    inject an httpx transport (the simulator provides one). The password is
+    inject an httpx transport (the simulator provides one); a ``transport``
+    that is also an ``httpx.AsyncBaseTransport`` (the simulator's,
+    ``httpx.MockTransport``) serves the async sends too unless
+    ``async_transport`` is given. The password is
     never shown: not in ``repr``, logs, exceptions or dry-run payloads.
     """
 
@@ -134,8 +138,11 @@ class Gateway:
         self.hosts = [_check_host(h) for h in hosts] if hosts else None
         self.timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self._transport = transport
+        if async_transport is None and isinstance(transport, httpx.AsyncBaseTransport):
+            async_transport = transport  # one transport for both, e.g. sim.transport()
         self._async_transport = async_transport
         self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()  # threads may share one Gateway
         self._aclient: httpx.AsyncClient | None = None
         from .. import __version__
 
@@ -234,14 +241,18 @@ class Gateway:
 
     @property
     def client(self) -> httpx.Client:
-        if self._client is None:
-            self._client = httpx.Client(transport=self._transport, **self._client_options())
-        return self._client
+        # Made once even when several threads ask at the same moment: a second
+        # client would never be closed, nor its connections.
+        with self._client_lock:
+            if self._client is None:
+                self._client = httpx.Client(transport=self._transport, **self._client_options())
+            return self._client
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     def __enter__(self) -> Gateway:
         return self

@@ -8,7 +8,13 @@ Classes decide what the sender does with a code:
 - ``request``: the request itself was malformed (our bug, or a type the
   account cannot use): stop loudly, nothing was sent;
 - ``row``: one recipient failed, the others in the request went out;
-- ``retryable``: the gateway failed without sending: retry with backoff, bounded.
+- ``retryable``: the gateway failed without sending: retry with backoff, bounded
+  (-1000, and HTTP 429 when the gateway is rate-limiting);
+- ``http``: an HTTP 4xx refusal from the web server in front of the API (404,
+  405, 401/403, …) that carried no iSMS code: nothing was sent, and the fix is
+  in the setup (host URL, method, credentials, IP whitelist), not in the
+  message. :func:`describe` gives these for any status from 400 to 499; they
+  are not iSMS codes, so :data:`CODES` does not list them.
 
 The spec's two pages disagree on -1009 (JSON: prohibited content; REST:
 invalid destination number); both meanings are kept.
@@ -17,9 +23,10 @@ invalid destination number); both meanings are kept.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Literal
 
-CodeClass = Literal["success", "account", "request", "row", "retryable"]
+CodeClass = Literal["success", "account", "request", "row", "retryable", "http"]
 
 
 @dataclass(frozen=True)
@@ -136,8 +143,52 @@ CODES: dict[int, Code] = {
 }
 
 
+_NOTHING_SENT = "Nothing was sent"
+_HTTP_ADVICE = {
+    400: "the server could not read the request: check the request and the host URL.",
+    401: "check ISMS_USERNAME / ISMS_PASSWORD, and ask iSMS (sales@mobiweb.com.my) to "
+    "whitelist this server's IP address.",
+    403: "ask iSMS (sales@mobiweb.com.my) to whitelist this server's IP address, and check "
+    "ISMS_USERNAME / ISMS_PASSWORD.",
+    404: "the host URL or path is wrong: check the hosts (base URLs such as "
+    "'https://www.isms.com.my', without the .php path).",
+    405: "the server does not take this HTTP method: the JSON endpoint takes POST only, "
+    "the classic one GET or POST.",
+    408: "the server gave up waiting for the request: check the network, then send again.",
+    413: "the request was too large: send fewer numbers per request.",
+    414: "the URL was too long: use POST rather than GET for the classic API.",
+}
+
+
+def _http(status: int) -> Code:
+    """An HTTP 4xx answer without an iSMS code: refused before the API ran."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Client Error"
+    if status == 429:
+        return Code(
+            status,
+            f"HTTP {status} {phrase}",
+            "retryable",
+            "The gateway is rate-limiting: wait and retry (nothing was sent); "
+            "send fewer requests per second.",
+        )
+    advice = _HTTP_ADVICE.get(
+        status, "check the host URL, the credentials and the IP whitelist, then send again."
+    )
+    return Code(status, f"HTTP {status} {phrase}", "http", f"{_NOTHING_SENT}: {advice}")
+
+
 def describe(code: int) -> Code:
-    """The table entry for ``code``; an unlisted code is a request-level unknown."""
+    """The table entry for ``code``; an unlisted code is a request-level unknown.
+
+    An HTTP status from 400 to 499 (what :class:`.responses.Rejected` holds
+    when a 4xx carried no iSMS code) is described as such: 429 is
+    ``retryable``, any other is ``http``.
+    """
+    if 400 <= code <= 499:
+        return _http(code)
     return CODES.get(
         code,
         Code(

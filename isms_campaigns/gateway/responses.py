@@ -5,17 +5,34 @@ A send ends in exactly one of:
 - :class:`Sent`: the gateway processed the request; per-recipient results say
   which numbers went out (code 2000, with the ``sms_id`` when given) and
   which failed (a row-level code);
-- :class:`Rejected`: a top-level error code; nothing was sent;
+- :class:`Rejected`: a top-level error code (or the HTTP status of a 4xx
+  refusal such as 404 or 429); nothing was sent;
 - :class:`Unknown`: we cannot tell whether anything was sent (timeout after
   the request left, reset, HTTP 5xx, a body we cannot read). Never resent
   automatically;
 - :class:`Unreached`: no host could be reached at all, so nothing was sent
   (the client's failover gives this; a body never does).
 
-Shapes handled: JSON success / partial / error (an error has no
-``results``), a bare code (``-1001``), classic ``2000 = SUCCESS:1143007207``,
-several joined by ``|``, a trailing ``|``, ``2000 | SUCCESS:`` with a blank
-id, surrounding whitespace and newlines, and HTML error pages.
+Shapes handled:
+
+- JSON success / partial / error (an error has no ``results``);
+- a bare code (``-1001``, ``-1001 = AUTHENTICATION FAILED``), also on an
+  HTTP 3xx or 4xx: :class:`Rejected` with that code;
+- classic ``2000 = SUCCESS:1143007207``, several joined by ``|``, a trailing
+  ``|``, ``2000 | SUCCESS:`` with a blank id;
+- surrounding whitespace and newlines, and a UTF-8 byte-order mark;
+- JSON inside noise: a PHP notice or warning before it
+  (``<br /><b>Notice</b>: Undefined index: fid in … on line 12<br />{"status": …}``)
+  or junk after it. The JSON is read when the text holds exactly one balanced
+  top-level ``{…}`` and it parses; otherwise the body is :class:`Unknown`;
+- HTML error pages: :class:`Unknown` on HTTP 200 or 3xx (the server may have
+  acted before redirecting);
+- any other HTTP 4xx (404, 405, 429, an HTML page …): the request was refused
+  before the API ran, so :class:`Rejected` with the HTTP status as its code
+  (``Rejected(429, "Too Many Requests")``; see :func:`.codes.describe`).
+  A 4xx body that says a message went out is read as such, and one that
+  mentions SUCCESS but cannot be read stays :class:`Unknown`;
+- HTTP 5xx: :class:`Unknown`, whatever the body.
 
 >>> parse_send("2000 = SUCCESS:1143007207", ["60123456789"]).results[0].sms_id
 '1143007207'
@@ -30,6 +47,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .codes import Code, describe
 
@@ -96,6 +114,8 @@ class Unreached:
 SendResult = Sent | Rejected | Unknown | Unreached
 
 _CODE_TOKEN = re.compile(r"^(-?\d{4})(?:\s*=.*)?$", re.S)  # "2000 = SUCCESS:1", "-1001"
+# A whole body that is one error code: "-1001", "-1001 = AUTHENTICATION FAILED", "-1001|"
+_ERROR_BODY = re.compile(r"^(-\d{4})(?:\s*=[^|{}<>]*)?\|?$")
 _WORD_TOKEN = re.compile(r"^[A-Za-z][A-Za-z ]*(?::.*)?$", re.S)  # "SUCCESS:1", "SUCCESS:"
 _BARE_CODE = re.compile(r"^\s*(-?\d{4})\s*$")
 
@@ -111,6 +131,58 @@ def _excerpt(body: str) -> str:
     return " ".join(body.split())[:200]
 
 
+def _clean(body: str) -> str:
+    """The body without surrounding whitespace and byte-order marks."""
+    return body.strip().lstrip("\ufeff").strip()
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    """The one balanced top-level ``{…}`` in ``text``, parsed; None when there is not one.
+
+    Finds the JSON answer inside a PHP notice or trailing junk. Braces inside
+    JSON strings do not count; a stray or unclosed brace, or two objects,
+    make the text ambiguous (None).
+    """
+    if "{" not in text:
+        return None
+    if text.startswith("{") and text.endswith("}"):  # the usual case: no noise at all
+        try:
+            data = json.loads(text)
+        except ValueError:
+            pass
+        else:
+            return data if isinstance(data, dict) else None
+    spans: list[tuple[int, int]] = []
+    depth, start, in_string, escaped = 0, 0, False, False
+    for i, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"' and depth:
+            in_string = True
+        elif char == "{":
+            if not depth:
+                start = i
+            depth += 1
+        elif char == "}":
+            if not depth:
+                return None  # a stray closing brace
+            depth -= 1
+            if not depth:
+                spans.append((start, i + 1))
+    if depth or len(spans) != 1:
+        return None
+    try:
+        data = json.loads(text[spans[0][0] : spans[0][1]])
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def parse_send(body: str, sent: Sequence[str], http_status: int = 200) -> SendResult:
     """Turn a send response into a result, matching rows to ``sent`` numbers.
 
@@ -119,23 +191,35 @@ def parse_send(body: str, sent: Sequence[str], http_status: int = 200) -> SendRe
     """
     if http_status >= 500:
         return Unknown(f"HTTP {http_status} from the gateway", http_status, _excerpt(body))
-    text = body.strip()
+    text = _clean(body)
+    if 300 <= http_status < 500 and (m := _ERROR_BODY.match(text)):
+        return Rejected(int(m.group(1)), text)
+    result = _parse_body(text, sent, http_status)
+    if 400 <= http_status < 500 and isinstance(result, Unknown):
+        # Refused before the API ran (wrong URL, method, rate limit, a WAF …):
+        # nothing was sent, unless the body claims otherwise.
+        if "SUCCESS" in text.upper():
+            return result
+        return Rejected(http_status, _excerpt(text))
+    return result
+
+
+def _parse_body(text: str, sent: Sequence[str], http_status: int) -> SendResult:
     if not text:
         return Unknown("empty response body", http_status)
+    if (data := _json_object(text)) is not None:
+        return _from_json(data, text, sent, http_status)
     if text.startswith("{"):
-        return _parse_json(text, sent, http_status)
+        return Unknown("unparseable JSON body", http_status, _excerpt(text))
     if text.startswith("<") or http_status >= 400:
         return Unknown(f"HTTP {http_status} with a non-API body", http_status, _excerpt(text))
     return _parse_classic(text, sent, http_status)
 
 
-def _parse_json(text: str, sent: Sequence[str], http_status: int) -> SendResult:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return Unknown("unparseable JSON body", http_status, _excerpt(text))
-    if not isinstance(data, dict):
-        return Unknown("JSON body is not an object", http_status, _excerpt(text))
+def _from_json(
+    data: dict[str, Any], text: str, sent: Sequence[str], http_status: int
+) -> SendResult:
+    """A JSON answer's result; ``text`` is the whole body (for the excerpt)."""
     status = str(data.get("status", "")).lower()
     code = _int(data.get("code"))
     message = str(data.get("message", ""))
@@ -228,17 +312,17 @@ def match_results(
 
 
 def parse_balance(body: str) -> int | Rejected | Unknown | None:
-    """Credits left (int), None for a postpaid account, or what went wrong."""
-    text = body.strip()
+    """Credits left (int), None for a postpaid account, or what went wrong.
+
+    A byte-order mark and noise around the JSON are handled as in :func:`parse_send`.
+    """
+    text = _clean(body)
     if "INVALID ACCOUNT TYPE" in text.upper():
         return None
-    try:
-        data = json.loads(text)
-    except ValueError:
+    data = _json_object(text)
+    if data is None:
         if m := _BARE_CODE.match(text):
             return Rejected(int(m.group(1)), text)
-        return Unknown("unreadable balance response", body=_excerpt(text))
-    if not isinstance(data, dict):
         return Unknown("unreadable balance response", body=_excerpt(text))
     if str(data.get("status", "")).lower() == "error":
         code = _int(data.get("code"))

@@ -1,0 +1,1027 @@
+"""The outbox: a campaign's plan versions, its chunks and its send log, and the
+rules that keep a message from going out twice.
+
+This module owns the tables ``ic_campaigns``, ``ic_plans``, ``ic_messages``,
+``ic_chunks``, ``ic_sends`` and ``ic_leases`` (the store creates them in its
+migrations and reads them in its views; only this module writes them). The
+sender speaks to it through :class:`Outbox` and typed rows: :class:`Chunk`
+to send, :class:`Record` for what happened.
+
+The rules:
+
+1. One sender per campaign per store at a time, across threads, ``Store``
+   objects and processes (:meth:`Outbox.lease`); a second one gets a
+   :class:`SendError` naming the holder and sends nothing.
+2. The plan and its chunks are written before anything is sent. A plan from
+   which nothing has left is simply replaced by a new one; once something
+   has left, a different plan needs ``amend=True``, and numbers already
+   submitted, unknown or in flight under the campaign are skipped as
+   ``already sent in this campaign``. Credits alone are not a change: the
+   new estimate is recorded. Every version is kept (``ic_plans``).
+3. A chunk is committed ``in_flight`` right before its request leaves (after
+   any pacing wait); its results are committed after the answer. A chunk
+   still ``in_flight`` when a send starts was interrupted: it becomes
+   ``unknown``, and is never sent again on its own.
+4. A delivery report proves an unknown request went out only when no other
+   unknown request to that number (of any campaign) could have caused it.
+
+Chunk states, in ``ic_sends``: ``planned`` (never written: a chunk with no
+state row is planned; also written after a refusal that sent nothing),
+``in_flight``, ``sent``, ``refused`` (refused as a whole with a
+per-recipient code: its messages failed), ``unknown``, ``resend`` and
+``settled`` (a user's or the evidence's decision), ``cancelled``, and
+``superseded`` (a planned chunk of an older plan version).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from .errors import PlanChanged, SendError, StoreError
+
+ChunkState = Literal[
+    "planned",
+    "in_flight",
+    "sent",
+    "refused",
+    "unknown",
+    "resend",
+    "settled",
+    "cancelled",
+    "superseded",
+]
+PlanAction = Literal["new", "same", "replaced", "amended", "re-estimated"]
+
+REPEAT_DAYS = 7  # the repeat guard looks this far back
+ALREADY_SENT = "already sent in this campaign"
+MALAYSIA = ZoneInfo("Asia/Kuala_Lumpur")
+
+# The columns of ic_messages, in order (the plan frame provides all but the last two).
+PLAN_COLUMNS = (
+    "campaign",
+    "row",
+    "number",
+    "dstno",
+    "country",
+    "operator",
+    "msg",
+    "type",
+    "length",
+    "parts",
+    "credits",
+    "problem",
+    "warning",
+    "variant",
+    "chunk",
+    "version",
+)
+# What makes two plans different (credits alone do not).
+_COMPARED = ("dstno", "msg", "type", "problem")
+_HEADER = ("sender_id", "send_later", "message_type")
+
+_TIME = pa.timestamp("us", tz="UTC")
+SENDS_SCHEMA = pa.schema(
+    [
+        ("seq", pa.int64()),
+        ("request", pa.int64()),
+        ("kind", pa.string()),
+        ("campaign", pa.string()),
+        ("chunk", pa.int32()),
+        ("recorded_at", _TIME),
+        ("state", pa.string()),
+        ("started_at", _TIME),
+        ("outcome", pa.string()),
+        ("code", pa.int32()),
+        ("message", pa.string()),
+        ("cause", pa.string()),
+        ("credits_charged", pa.int32()),
+        ("host", pa.string()),
+        ("elapsed_ms", pa.float64()),
+        ("http_status", pa.int32()),
+        ("error", pa.string()),
+        ("row", pa.uint32()),
+        ("dstno", pa.string()),
+        ("status", pa.string()),
+        ("sms_id", pa.string()),
+    ]
+)
+
+
+# --------------------------------------------------------------------------
+# Typed rows
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    """The header of a plan: what ``ic_campaigns`` and ``ic_plans`` hold besides counts."""
+
+    campaign: str
+    kind: Literal["campaign", "test"]
+    parent: str | None
+    template: str | None
+    sender_id: str | None
+    send_later: str | None
+    message_type: int | None
+    region: str
+    smart_ascii: bool
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One request to make: its messages and the plan row of each number."""
+
+    chunk: int
+    type: int
+    sendid: str | None
+    sendlater: str | None
+    credits: int
+    state: ChunkState
+    messages: list[dict[str, str]]
+    rows: list[int]  # the plan row of each destination number, in order
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One HTTP try of a request."""
+
+    host: str
+    elapsed_ms: float
+    http_status: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Results:
+    """Per-number results of a request, as columns of equal length."""
+
+    row: list[int]
+    dstno: list[str]
+    code: list[int]
+    status: list[str]
+    sms_id: list[str | None]
+
+
+@dataclass(frozen=True)
+class Record:
+    """A chunk's new state: a request's outcome, or a decision about the chunk."""
+
+    chunk: int
+    state: ChunkState
+    started_at: datetime | None = None
+    outcome: str | None = None
+    code: int | None = None
+    message: str | None = None
+    cause: str | None = None
+    credits_charged: int | None = None
+    attempts: Sequence[Attempt] = ()
+    results: Results | None = None
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who is sending a campaign."""
+
+    pid: int
+    thread: str
+    host: str
+    since: datetime
+
+    def __str__(self) -> str:
+        here = (
+            "this process"
+            if self.pid == os.getpid() and self.host == _HOST
+            else (f"process {self.pid} on {self.host}")
+        )
+        when = self.since.astimezone(MALAYSIA).strftime("%Y-%m-%d %H:%M:%S")
+        return f"{here} (thread {self.thread!r}) since {when} Malaysian time"
+
+
+@dataclass(frozen=True)
+class PlanDiff:
+    """How a new plan differs from the stored one."""
+
+    header: list[str]
+    added: int
+    removed: int
+    changed: int
+    examples: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.header or self.added or self.removed or self.changed)
+
+    def __str__(self) -> str:
+        lines = [f"  {h}" for h in self.header]
+        lines += [
+            f"  {n:,} rows {what}"
+            for what, n in (("added", self.added), ("removed", self.removed))
+            if n
+        ]
+        if self.changed:
+            lines.append(f"  {self.changed:,} rows changed")
+        return "\n".join(lines + [f"  {e}" for e in self.examples])
+
+
+@dataclass
+class Prepared:
+    """What saving a plan will do: keep the stored version, or write a new one."""
+
+    action: PlanAction
+    version: int
+    messages: pl.DataFrame  # the plan to store, guards applied (for a new version)
+    first_chunk: int  # chunk numbers of a new version start here
+    notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------
+# What one process shares between the Store objects of one database
+# --------------------------------------------------------------------------
+
+_HOST = socket.gethostname()
+
+
+class _Shared:
+    """Per database: the next ``seq`` of ``ic_sends`` and the campaigns being sent."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.next_seq: int | None = None
+        self.sending: dict[str, Holder] = {}
+
+
+_SHARED: dict[str, _Shared] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared(db_id: str) -> _Shared:
+    with _SHARED_LOCK:
+        return _SHARED.setdefault(db_id, _Shared())
+
+
+# --------------------------------------------------------------------------
+# The outbox of one campaign
+# --------------------------------------------------------------------------
+
+
+class Outbox:
+    """The send log of one campaign in one store (``store.outbox(campaign)``)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, db_id: str, campaign: str) -> None:
+        self.con = con
+        self.db_id = db_id
+        self.campaign = campaign
+        self._shared = _shared(db_id)
+
+    def for_thread(self) -> Outbox:
+        """The same outbox through a cursor of its own (DuckDB: one cursor per thread)."""
+        return Outbox(self.con.cursor(), self.db_id, self.campaign)
+
+    def close(self) -> None:
+        self.con.close()
+
+    # -- reading --------------------------------------------------------------------
+
+    def _frame(self, query: str, params: Sequence[Any] = ()) -> pl.DataFrame:
+        return pl.DataFrame(self.con.sql(query, params=list(params)).pl())
+
+    def _scalar(self, query: str, params: Sequence[Any] = ()) -> Any:
+        rows = self.con.execute(query, list(params)).fetchall()
+        return rows[0][0] if rows else None
+
+    def exists(self) -> bool:
+        return bool(
+            self._scalar("select count(*) from ic_campaigns where campaign = ?", [self.campaign])
+        )
+
+    def tests_made(self) -> int:
+        """How many test sends this campaign has had."""
+        return int(
+            self._scalar(
+                "select count(*) from ic_campaigns where parent = ? and kind = 'test'",
+                [self.campaign],
+            )
+        )
+
+    def state_counts(self) -> dict[str, int]:
+        """The campaign's messages by state (the ``messages`` view's)."""
+        rows = self.con.execute(
+            "select state, count(*) from messages where campaign = ? group by state",
+            [self.campaign],
+        ).fetchall()
+        return {str(state): int(n) for state, n in rows}
+
+    def chunks(self, states: Sequence[ChunkState]) -> pl.DataFrame:
+        """Chunks in one of ``states`` (a chunk with no state row is ``planned``)."""
+        return self._frame(
+            """
+            select c.chunk, c.version, c.type, c.sendid, c.sendlater, c.numbers, c.messages,
+                   c.credits_estimated, coalesce(s.state, 'planned') as state
+            from ic_chunks c
+            left join ic_chunk_state s on s.campaign = c.campaign and s.chunk = c.chunk
+            where c.campaign = ? and list_contains(?, coalesce(s.state, 'planned'))
+            order by c.chunk
+            """,
+            [self.campaign, list(states)],
+        )
+
+    def to_send(self) -> list[Chunk]:
+        """The requests still to make: planned chunks and those marked for resending."""
+        pending = self.chunks(("planned", "resend"))
+        rows = self._frame(
+            """
+            select chunk, row, dstno, msg from ic_messages
+            where campaign = ? and list_contains(?, chunk)
+            order by chunk, row
+            """,
+            [self.campaign, pending["chunk"].to_list()],
+        )
+        return build_chunks(pending, rows)
+
+    # -- the lease --------------------------------------------------------------------
+
+    def holder(self) -> Holder | None:
+        """Who is sending this campaign now, if anyone."""
+        with self._shared.lock:
+            if held := self._shared.sending.get(self.campaign):
+                return held
+        row = self.con.execute(
+            "select pid, thread, host, since from ic_leases where campaign = ?", [self.campaign]
+        ).fetchall()
+        if not row:
+            return None
+        held = Holder(*row[0])
+        return None if _stale(held) else held
+
+    @contextmanager
+    def lease(self) -> Iterator[Holder]:
+        """Hold the right to send this campaign, or raise :class:`SendError` naming who has it."""
+        me = Holder(os.getpid(), threading.current_thread().name, _HOST, datetime.now(UTC))
+        with self._shared.lock:
+            held = self._shared.sending.get(self.campaign)
+            if held is None:
+                self._shared.sending[self.campaign] = me
+        if held is not None:
+            raise _busy(self.campaign, held)
+        try:
+            self._take_lease_row(me)
+        except BaseException:
+            with self._shared.lock:
+                self._shared.sending.pop(self.campaign, None)
+            raise
+        try:
+            yield me
+        finally:
+            with suppress(duckdb.Error):
+                self.con.execute(
+                    "delete from ic_leases where campaign = ? and pid = ? and host = ?",
+                    [self.campaign, me.pid, me.host],
+                )
+            with self._shared.lock:
+                self._shared.sending.pop(self.campaign, None)
+
+    def _take_lease_row(self, me: Holder) -> None:
+        """The lease as a row, for other processes sharing the database."""
+        con = self.con
+        try:
+            con.begin()
+            row = con.execute(
+                "select pid, thread, host, since from ic_leases where campaign = ?",
+                [self.campaign],
+            ).fetchall()
+            if row and not _stale(Holder(*row[0])):
+                raise _busy(self.campaign, Holder(*row[0]))
+            con.execute("delete from ic_leases where campaign = ?", [self.campaign])
+            con.execute(
+                "insert into ic_leases values (?, ?, ?, ?, ?)",
+                [self.campaign, me.pid, me.thread, me.host, me.since],
+            )
+            con.commit()
+        except duckdb.Error as exc:  # another process took it between our read and write
+            _rollback(con)
+            raise SendError(
+                f"Campaign {self.campaign!r} is being sent from elsewhere ({_first_line(exc)}); "
+                f"nothing was sent. Wait for that send to finish."
+            ) from None
+        except BaseException:
+            _rollback(con)
+            raise
+
+    # -- planning -----------------------------------------------------------------------
+
+    def prepare(
+        self,
+        record: PlanRecord,
+        messages: pl.DataFrame,
+        *,
+        amend: bool = False,
+        allow_repeats: bool = False,
+    ) -> Prepared:
+        """Decide what saving ``messages`` does; reads only (a dry run uses it too).
+
+        Raises :class:`PlanChanged` when the plan differs from one that has
+        already sent something and ``amend`` is False.
+        """
+        stored = self.con.execute(
+            "select version, sender_id, send_later, message_type from ic_campaigns "
+            "where campaign = ?",
+            [self.campaign],
+        ).fetchall()
+        notes: list[str] = []
+        if not stored:
+            notes += self._similar_names()
+            guarded = messages if allow_repeats or record.kind == "test" else self._guard(messages)
+            return Prepared("new", 1, guarded, 0, notes + _repeat_note(guarded))
+        version, *header = stored[0]
+        diff, credits_differ = self._diff(record, header, version, messages)
+        if not diff and not credits_differ:
+            return Prepared("same", version, messages, 0, notes)
+        counts = self.state_counts()
+        left = sum(counts.get(s, 0) for s in ("submitted", "failed", "unknown"))
+        if diff and left and not amend:
+            raise PlanChanged(
+                f"Campaign {self.campaign!r} has already sent {left:,} messages with a "
+                f"different plan:\n{diff}\nPass amend=True to send this plan to the recipients "
+                f"not yet sent under that name (those already sent are skipped), or give it a "
+                f"new campaign name."
+            )
+        if not diff:
+            action: PlanAction = "re-estimated"
+            notes.append("Only the credits changed: the new estimate is recorded.")
+        elif not left:
+            action = "replaced"
+            notes.append("Nothing had been sent under this name: the new plan replaces the old.")
+        else:
+            action = "amended"
+        guarded = self._already_sent(messages) if left else messages
+        if not allow_repeats and record.kind != "test":
+            guarded = self._guard(guarded)
+        if action == "amended":
+            skipped = int((guarded["problem"] == ALREADY_SENT).sum())
+            notes.append(
+                f"Amended: plan version {version + 1}; {skipped:,} recipients already sent "
+                f"under this name are skipped."
+            )
+        first = int(
+            self._scalar(
+                "select coalesce(max(chunk), -1) + 1 from ic_chunks where campaign = ?",
+                [self.campaign],
+            )
+        )
+        return Prepared(action, version + 1, guarded, first, notes + _repeat_note(guarded))
+
+    def _diff(
+        self, record: PlanRecord, header: Sequence[Any], version: int, messages: pl.DataFrame
+    ) -> tuple[PlanDiff, bool]:
+        headers = [
+            f"{key}: {old!r} -> {new!r}"
+            for key, old, new in zip(
+                _HEADER,
+                header,
+                (record.sender_id, record.send_later, record.message_type),
+                strict=True,
+            )
+            if old != new
+        ]
+        differ = " or ".join(f"o.{c} is distinct from n.{c}" for c in _COMPARED)
+        with _registered(self.con, "ic_new_plan", messages.select("row", *_COMPARED, "credits")):
+            diff = self._frame(
+                f"""
+                with o as (  -- the stored plan, its guards taken off
+                    select row, dstno, msg, type, credits,
+                           case when starts_with(problem, 'already sent') then null
+                                else problem end as problem
+                    from ic_messages where campaign = ? and version = ?
+                )
+                select coalesce(o.row, n.row) as row,
+                       case when o.row is null then 'added' when n.row is null then 'removed'
+                            when {differ} then 'changed' else 'credits' end as change,
+                       o.dstno as old_dstno, n.dstno as new_dstno,
+                       o.msg as old_msg, n.msg as new_msg
+                from o full join ic_new_plan n on o.row = n.row
+                where o.row is null or n.row is null or {differ}
+                      or o.credits is distinct from n.credits
+                order by row
+                """,
+                [self.campaign, version],
+            )
+        real = diff.filter(pl.col("change") != "credits")
+        count = dict(real.group_by("change").len().rows())
+        examples = [
+            f"row {r['row']}: {r['old_dstno']} {r['old_msg']!r} -> {r['new_dstno']} "
+            f"{r['new_msg']!r}"
+            for r in real.head(3).iter_rows(named=True)
+        ]
+        plan_diff = PlanDiff(
+            headers,
+            count.get("added", 0),
+            count.get("removed", 0),
+            count.get("changed", 0),
+            examples,
+        )
+        return plan_diff, diff.height > real.height
+
+    def _already_sent(self, messages: pl.DataFrame) -> pl.DataFrame:
+        """Rows whose number was submitted, is unknown or in flight under this campaign."""
+        sent = self._frame(
+            "select distinct dstno from messages where campaign = ? "
+            "and state in ('submitted', 'unknown')",
+            [self.campaign],
+        )["dstno"]
+        hit = pl.col("problem").is_null() & pl.col("dstno").is_in(sent.implode())
+        return messages.with_columns(
+            problem=pl.when(hit).then(pl.lit(ALREADY_SENT)).otherwise("problem")
+        )
+
+    def _guard(self, messages: pl.DataFrame) -> pl.DataFrame:
+        """The repeat guard: the same text to the same number by another campaign lately."""
+        new = messages.filter(pl.col("problem").is_null()).select("row", "dstno", "msg")
+        with _registered(self.con, "ic_new_plan", new):
+            repeats = self._frame(
+                f"""
+                with same as (  -- earlier messages with the same number and text
+                    select m.campaign, m.chunk, m.row, n.row as new_row
+                    from ic_messages m join ic_new_plan n on m.dstno = n.dstno and m.msg = n.msg
+                    join ic_campaigns c on c.campaign = m.campaign and c.kind = 'campaign'
+                    where m.campaign <> ?
+                ),
+                sent as (
+                    select s.new_row, v.campaign,
+                           coalesce(v.submitted_at, a.sent_at) as sent_at
+                    from same s
+                    join messages v on v.campaign = s.campaign and v.chunk = s.chunk
+                     and v.row = s.row
+                    left join (
+                        select campaign, chunk, max(recorded_at) as sent_at from ic_sends
+                        where kind = 'state' and state = 'in_flight' group by all
+                    ) a on a.campaign = s.campaign and a.chunk = s.chunk
+                    where v.state in ('submitted', 'unknown')
+                )
+                select new_row as row, arg_max(campaign, sent_at) as earlier,
+                       max(sent_at) as sent_at
+                from sent where sent_at >= now() - interval {REPEAT_DAYS} day
+                group by new_row
+                """,
+                [self.campaign],
+            )
+        if repeats.is_empty():
+            return messages
+        reason = pl.format(
+            "already sent by campaign '{}' on {}",
+            pl.col("earlier"),
+            pl.col("sent_at").dt.convert_time_zone(MALAYSIA.key).dt.strftime("%Y-%m-%d"),
+        )
+        found = repeats.select(pl.col("row").cast(pl.UInt32), repeat=reason)
+        return (
+            messages.with_columns(pl.col("row").cast(pl.UInt32))
+            .join(found, on="row", how="left", maintain_order="left")
+            .with_columns(problem=pl.coalesce("problem", "repeat"))
+            .drop("repeat")
+        )
+
+    def _similar_names(self) -> list[str]:
+        def key(name: str) -> str:
+            return "".join(name.split()).casefold()
+
+        names = self._frame("select campaign from ic_campaigns where kind = 'campaign'")
+        similar = [n for n in names["campaign"] if key(n) == key(self.campaign)]
+        return [
+            f"Campaign {self.campaign!r} is new, but {n!r} exists: if this is the same campaign, "
+            f"use that name, or the recipients already sent get the message again."
+            for n in similar
+        ]
+
+    def save(self, record: PlanRecord, prepared: Prepared, chunks: pl.DataFrame) -> None:
+        """Write a new plan version (nothing to do when the stored one is the same).
+
+        ``prepared.messages`` carries the ``chunk`` of every sendable row;
+        ``chunks`` one row per chunk (chunk, type, numbers, messages,
+        credits_estimated). The older version's planned chunks are superseded.
+        """
+        if prepared.action == "same":
+            return
+        messages = prepared.messages
+        sendable = messages.filter(pl.col("problem").is_null())
+        has_variant = "variant" in messages.columns
+        plan_rows = messages.select(
+            pl.lit(self.campaign).alias("campaign"),
+            *PLAN_COLUMNS[1:13],
+            (pl.col("variant") if has_variant else pl.lit(None, pl.String)).alias("variant"),
+            pl.col("chunk").cast(pl.Int32),
+            pl.lit(prepared.version, pl.Int32).alias("version"),
+        )
+        plan_chunks = chunks.select(
+            pl.lit(self.campaign).alias("campaign"),
+            pl.col("chunk").cast(pl.Int32),
+            "type",
+            pl.lit(record.sender_id, pl.String).alias("sendid"),
+            pl.lit(record.send_later, pl.String).alias("sendlater"),
+            "numbers",
+            "messages",
+            "credits_estimated",
+            pl.lit(prepared.version, pl.Int32).alias("version"),
+        )
+        now = datetime.now(UTC)
+        head = [
+            record.template,
+            record.sender_id,
+            record.send_later,
+            record.message_type,
+            record.region,
+            record.smart_ascii,
+            messages.height,
+            sendable.height,
+            int(sendable["credits"].sum() or 0),
+        ]
+        superseded = (
+            self.chunks(("planned", "resend"))["chunk"].to_list() if prepared.version > 1 else []
+        )
+        con = self.con
+        try:
+            con.begin()
+            if prepared.version == 1:
+                con.execute(
+                    "insert into ic_campaigns (campaign, kind, parent, created_at, template, "
+                    "sender_id, send_later, message_type, region, smart_ascii, rows, sendable, "
+                    "credits_estimated, version) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                    [record.campaign, record.kind, record.parent, now, *head],
+                )
+            else:
+                con.execute(
+                    "update ic_campaigns set template = ?, sender_id = ?, send_later = ?, "
+                    "message_type = ?, region = ?, smart_ascii = ?, rows = ?, sendable = ?, "
+                    "credits_estimated = ?, version = ? where campaign = ?",
+                    [*head, prepared.version, self.campaign],
+                )
+            con.execute(
+                "insert into ic_plans values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [self.campaign, prepared.version, now, *head, prepared.action],
+            )
+            with _registered(con, "ic_incoming", plan_rows):
+                con.execute(
+                    f"insert into ic_messages ({', '.join(PLAN_COLUMNS)}) select * from ic_incoming"
+                )
+            with _registered(con, "ic_incoming", plan_chunks):
+                con.execute(
+                    "insert into ic_chunks (campaign, chunk, type, sendid, sendlater, numbers, "
+                    "messages, credits_estimated, version) select * from ic_incoming"
+                )
+            self._append_locked_in_transaction(
+                [
+                    Record(c, "superseded", cause=f"plan version {prepared.version} replaces it")
+                    for c in superseded
+                ]
+            )
+            con.commit()
+        except duckdb.Error as exc:
+            _rollback(con)
+            raise StoreError(f"Could not save the plan of {self.campaign!r}: {exc}") from None
+
+    # -- recording -------------------------------------------------------------------
+
+    def record(self, finished: Sequence[Record], starting: Sequence[int] = ()) -> None:
+        """One transaction: what finished, then ``in_flight`` for the requests about to leave."""
+        rows = [*finished, *(Record(c, "in_flight") for c in starting)]
+        if not rows:
+            return
+        con = self.con
+        try:
+            con.begin()
+            self._append_locked_in_transaction(rows)
+            con.commit()
+        except duckdb.Error as exc:
+            _rollback(con)  # the seqs it took stay unused: gaps are harmless
+            raise StoreError(f"Could not record the send: {exc}") from None
+
+    def _append_locked_in_transaction(self, rows: Sequence[Record]) -> None:
+        if not rows:
+            return
+        with self._shared.lock:  # seq orders every write to ic_sends of this database
+            if self._shared.next_seq is None:
+                self._shared.next_seq = int(
+                    self._scalar("select coalesce(max(seq), 0) + 1 from ic_sends")
+                )
+            seq = self._shared.next_seq
+            table, seq = _send_rows(self.campaign, rows, seq)
+            # DuckDB reads this local by its name (a replacement scan): a
+            # millisecond cheaper per commit than register(), on the hot path.
+            ic_incoming_sends = table  # noqa: F841
+            self.con.execute("insert into ic_sends select * from ic_incoming_sends")
+            self._shared.next_seq = seq
+
+    def mark_interrupted(self) -> int:
+        """Requests left ``in_flight`` by a send that died become ``unknown``."""
+        stuck = self.chunks(("in_flight",))["chunk"].to_list()
+        self.record(
+            [
+                Record(c, "unknown", cause="the send stopped while this request was in flight")
+                for c in stuck
+            ]
+        )
+        return len(stuck)
+
+    def cancel(self) -> pl.DataFrame:
+        """The chunks still to send become ``cancelled``: never sent. Returns them."""
+        pending = self.chunks(("planned", "resend"))
+        self.record(
+            [Record(c, "cancelled", cause="cancelled by the user") for c in pending["chunk"]]
+        )
+        return pending.select("chunk", "messages", "credits_estimated")
+
+    # -- evidence and resolving ---------------------------------------------------------
+
+    def evidence(self, chunks: Sequence[int] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Delivery reports that prove, or cannot prove, this campaign's unknown requests.
+
+        A report whose trx_id belongs to no known message, for a number of a
+        possibly-sent message (unknown, settled or marked for resend), dated
+        from that request on, is *evidence* when it is the only such
+        request to that number in any campaign, else *ambiguous*.
+        Returns (evidence, ambiguous), each with chunk, row, dstno, trx_id, dlr_at.
+        """
+        found = self._frame(
+            """
+            with asked as (  -- when each possibly-sent chunk's request last left
+                select s.campaign, s.chunk, max(s.recorded_at) as sent_at
+                from ic_sends s join ic_chunk_state c on c.campaign = s.campaign
+                 and c.chunk = s.chunk
+                where s.kind = 'state' and s.state = 'in_flight'
+                  and c.state in ('in_flight', 'unknown', 'settled', 'resend')
+                group by all
+            ),
+            open as (  -- their messages without a result
+                select m.campaign, m.chunk, m.row, m.dstno, a.sent_at
+                from ic_messages m join asked a on a.campaign = m.campaign and a.chunk = m.chunk
+                anti join ic_latest_result r
+                  on r.campaign = m.campaign and r.chunk = m.chunk and r.row = m.row
+            ),
+            reports as (  -- reports that belong to no message we know of
+                select msisdn, trx_id, min(coalesce(event_at, imported_at)) as dlr_at
+                from ic_dlr_events e
+                anti join (select sms_id from ic_sends where kind = 'result'
+                           and sms_id is not null) k on k.sms_id = e.trx_id
+                group by all
+            ),
+            candidates as (
+                -- log times are whole seconds: a report in the request's second counts
+                select o.*, r.trx_id, r.dlr_at,
+                       count(*) over (partition by r.trx_id) as could_be
+                from open o join reports r on r.msisdn = o.dstno
+                where r.dlr_at >= date_trunc('second', o.sent_at)
+            )
+            select chunk, row, dstno, trx_id, dlr_at, could_be > 1 as ambiguous
+            from candidates where campaign = ?
+            order by chunk, row, dlr_at
+            """,
+            [self.campaign],
+        )
+        if chunks is not None:
+            found = found.filter(pl.col("chunk").is_in(list(chunks)))
+        proof = found.filter(~pl.col("ambiguous")).unique(
+            ["chunk", "row"], keep="first", maintain_order=True
+        )
+        ambiguous = found.filter(pl.col("ambiguous")).join(
+            proof.select("chunk", "row"), on=["chunk", "row"], how="anti"
+        )
+        columns = ["chunk", "row", "dstno", "trx_id", "dlr_at"]
+        return proof.select(columns), ambiguous.unique(["chunk", "row"]).select(columns)
+
+    def settle_with_evidence(self, evidence: pl.DataFrame, chunks: Sequence[int]) -> list[Record]:
+        """Records that settle ``chunks`` as sent, their proven messages ``submitted``."""
+        records = []
+        for (chunk,), found in evidence.filter(pl.col("chunk").is_in(list(chunks))).group_by(
+            "chunk", maintain_order=True
+        ):
+            n = found.height
+            records.append(
+                Record(
+                    int(chunk),
+                    "settled",
+                    cause=f"DLR evidence: reports for {n} recipients dated after the request: "
+                    f"it reached the gateway",
+                    results=Results(
+                        found["row"].to_list(),
+                        found["dstno"].to_list(),
+                        [2000] * n,
+                        ["reconciled from DLR"] * n,
+                        found["trx_id"].to_list(),
+                    ),
+                )
+            )
+        return records
+
+    def resolve(self, *, resend: bool, use_dlr: bool = True) -> pl.DataFrame:
+        """See :meth:`Store.resolve_unknown`."""
+        evidence, ambiguous = self.evidence() if use_dlr else (_NO_EVIDENCE, _NO_EVIDENCE)
+        open_chunks = self.chunks(("in_flight", "unknown", "resend"))["chunk"]
+        proven = evidence.group_by("chunk").agg(
+            with_dlr=pl.len().cast(pl.Int64), first_dlr_at=pl.col("dlr_at").min()
+        )
+        unclear = ambiguous.group_by("chunk").agg(ambiguous=pl.len().cast(pl.Int64))
+        # Settled chunks whose messages have reports now come back too.
+        involved = pl.concat([open_chunks.cast(pl.Int64), proven["chunk"].cast(pl.Int64)])
+        chunks = (
+            self._frame("select chunk, messages from ic_chunks where campaign = ?", [self.campaign])
+            .filter(pl.col("chunk").is_in(involved.implode()))
+            .join(proven, on="chunk", how="left")
+            .join(unclear, on="chunk", how="left")
+            .with_columns(
+                pl.col("with_dlr", "ambiguous").fill_null(0),
+                settled_as=pl.when(pl.col("with_dlr") > 0)
+                .then(pl.lit("sent (DLR evidence)"))
+                .otherwise(pl.lit("resend" if resend else "settled")),
+            )
+            .sort("chunk")
+        )
+        with_proof = chunks.filter(pl.col("with_dlr") > 0)["chunk"].to_list()
+        records = self.settle_with_evidence(evidence, with_proof)
+        cause = (
+            "resolved by the user: send again"
+            if resend
+            else "resolved by the user: possibly sent, not sent again"
+        )
+        records += [
+            Record(c, "resend" if resend else "settled", cause=cause)
+            for c in chunks.filter(pl.col("with_dlr") == 0)["chunk"]
+        ]
+        self.record(records)
+        return chunks.select(
+            "chunk", "messages", "with_dlr", "ambiguous", "first_dlr_at", "settled_as"
+        )
+
+
+_NO_EVIDENCE = pl.DataFrame(
+    schema={
+        "chunk": pl.Int32,
+        "row": pl.UInt32,
+        "dstno": pl.String,
+        "trx_id": pl.String,
+        "dlr_at": pl.Datetime("us", "UTC"),
+    }
+)
+
+
+# --------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------
+
+
+def build_chunks(pending: pl.DataFrame, rows: pl.DataFrame) -> list[Chunk]:
+    """The requests to make: ``rows`` (chunk, row, dstno, msg) hold the messages of
+    ``pending`` (one row per chunk), in chunk order."""
+    rows = rows.with_columns(numbers=number_count(pl.col("dstno")))
+    messages = rows.select("dstno", "msg").to_dicts()
+    # A dstno with several numbers gets one result per number: its row repeats.
+    number_rows = rows["row"].repeat_by(rows["numbers"]).explode().drop_nulls().to_list()
+    # Where each chunk's messages and numbers end in those two lists.
+    ends = (
+        rows.group_by("chunk", maintain_order=True)
+        .agg(m=pl.len(), n=pl.col("numbers").sum())
+        .with_columns(m_end=pl.col("m").cum_sum(), n_end=pl.col("n").cum_sum())
+    )
+    state = "state" in pending.columns
+    return [  # one per request
+        Chunk(
+            c["chunk"],
+            c["type"],
+            c["sendid"],
+            c["sendlater"],
+            c["credits_estimated"],
+            c["state"] if state else "planned",
+            messages[c["m_end"] - c["m"] : c["m_end"]],
+            number_rows[c["n_end"] - c["n"] : c["n_end"]],
+        )
+        for c in pending.join(ends, on="chunk", maintain_order="left").iter_rows(named=True)
+    ]
+
+
+def number_count(dstno: pl.Expr) -> pl.Expr:
+    """How many numbers a dstno holds, as the gateway client's ``split_numbers`` counts."""
+    return dstno.str.extract_all(r"[^;,]*[^;,\s][^;,]*").list.len()
+
+
+def _send_rows(campaign: str, rows: Sequence[Record], seq: int) -> tuple[pa.Table, int]:
+    """``ic_sends`` rows for ``rows``: a state row each, then its attempts and results."""
+    now = datetime.now(UTC)
+    columns: dict[str, list[Any]] = {name: [] for name in SENDS_SCHEMA.names}
+
+    def extend(n: int, values: dict[str, Any]) -> None:
+        """n rows: a list in ``values`` gives each row's value, anything else all rows'."""
+        for name, column in columns.items():
+            value = values.get(name)
+            column.extend(value if isinstance(value, list) else [value] * n)
+
+    for r in rows:
+        request = seq
+        extend(
+            1,
+            {
+                "seq": seq,
+                "kind": "state",
+                "campaign": campaign,
+                "chunk": r.chunk,
+                "recorded_at": now,
+                "state": r.state,
+                "started_at": r.started_at,
+                "outcome": r.outcome,
+                "code": r.code,
+                "message": r.message,
+                "cause": r.cause,
+                "credits_charged": r.credits_charged,
+            },
+        )
+        seq += 1
+        common = {"request": request, "campaign": campaign, "chunk": r.chunk, "recorded_at": now}
+        for a in r.attempts:
+            extend(
+                1,
+                {
+                    **common,
+                    "seq": seq,
+                    "kind": "attempt",
+                    "host": a.host,
+                    "elapsed_ms": a.elapsed_ms,
+                    "http_status": a.http_status,
+                    "error": a.error,
+                },
+            )
+            seq += 1
+        if (res := r.results) is not None:
+            n = len(res.row)
+            extend(
+                n,
+                {
+                    **common,
+                    "seq": list(range(seq, seq + n)),
+                    "kind": "result",
+                    "row": res.row,
+                    "dstno": res.dstno,
+                    "code": res.code,
+                    "status": res.status,
+                    "sms_id": res.sms_id,
+                },
+            )
+            seq += n
+    return pa.Table.from_pydict(columns, schema=SENDS_SCHEMA), seq
+
+
+def _repeat_note(messages: pl.DataFrame) -> list[str]:
+    repeats = messages.filter(pl.col("problem").str.starts_with("already sent by campaign"))
+    if repeats.is_empty():
+        return []
+    return [
+        f"{repeats.height:,} recipients got this same text from another campaign in the last "
+        f"{REPEAT_DAYS} days: skipped (send(..., allow_repeats=True) sends them anyway)."
+    ]
+
+
+def _stale(held: Holder) -> bool:
+    """A lease row whose process is gone (on this machine) holds nothing."""
+    if held.host != _HOST:
+        return False
+    if held.pid == os.getpid():  # ours, yet not in the registry: left by a failed release
+        return True
+    try:
+        os.kill(held.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _busy(campaign: str, held: Holder) -> SendError:
+    return SendError(
+        f"Campaign {campaign!r} is being sent by {held}; nothing was sent. Wait for that "
+        f"send to finish (or stop it), then call send again: it resumes where it stopped."
+    )
+
+
+@contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, name: str, data: Any) -> Iterator[None]:
+    """``data`` (a polars frame or Arrow table) as the view ``name`` for a statement."""
+    con.register(name, data)
+    try:
+        yield
+    finally:
+        con.unregister(name)
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    with suppress(duckdb.Error):  # no transaction was open
+        con.rollback()
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
