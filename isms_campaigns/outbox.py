@@ -316,11 +316,16 @@ class Outbox:
 
     def state_counts(self) -> dict[str, int]:
         """The campaign's messages by state (the ``messages`` view's)."""
+        return {state: n for state, (n, _) in self.state_totals().items()}
+
+    def state_totals(self) -> dict[str, tuple[int, int]]:
+        """The campaign's messages and their credits, by state."""
         rows = self.con.execute(
-            "select state, count(*) from messages where campaign = ? group by state",
+            "select state, count(*), coalesce(sum(credits), 0) from messages "
+            "where campaign = ? group by state",
             [self.campaign],
         ).fetchall()
-        return {str(state): int(n) for state, n in rows}
+        return {str(state): (int(n), int(c)) for state, n, c in rows}
 
     def chunks(self, states: Sequence[ChunkState]) -> pl.DataFrame:
         """Chunks in one of ``states`` (a chunk with no state row is ``planned``)."""
@@ -987,7 +992,11 @@ def _repeat_note(messages: pl.DataFrame) -> list[str]:
 
 
 def _stale(held: Holder) -> bool:
-    """A lease row whose process is gone (on this machine) holds nothing."""
+    """A lease row whose process is gone (on this machine) holds nothing.
+
+    A process id can be reused: a process that started after the lease was
+    taken is not its holder.
+    """
     if held.host != _HOST:
         return False
     if held.pid == os.getpid():  # ours, yet not in the registry: left by a failed release
@@ -997,7 +1006,10 @@ def _stale(held: Holder) -> bool:
     except ProcessLookupError:
         return True
     except PermissionError:
-        return False
+        pass
+    with suppress(OSError):  # Linux: /proc/PID appears when the process starts
+        started = os.stat(f"/proc/{held.pid}").st_ctime
+        return started > held.since.timestamp() + 1
     return False
 
 

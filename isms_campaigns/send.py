@@ -709,14 +709,33 @@ def plan_of(
     return test, _test_messages(camp, test_numbers)
 
 
-def plan_change(camp: Campaign, store: Store) -> str | None:
-    """Why sending ``camp`` would need ``amend=True`` (the library's words), or None."""
+@dataclass(frozen=True)
+class Outlook:
+    """What the next ``send`` of a campaign would send: messages, credits, and why."""
+
+    messages: int
+    credits: int
+    action: str  # the plan's: new, same, replaced, amended, re-estimated
+    notes: list[str]
+
+
+def outlook(
+    camp: Campaign, store: Store, *, amend: bool = False, allow_repeats: bool = False
+) -> Outlook:
+    """What ``camp.send(gateway, store, amend=…, allow_repeats=…)`` would send now.
+
+    Reads only. Raises :class:`PlanChanged` as the send would.
+    """
     record, messages = plan_of(camp, store)
-    try:
-        store.outbox(record.campaign).prepare(record, messages)
-    except PlanError as exc:
-        return str(exc)
-    return None
+    box = store.outbox(record.campaign)
+    prepared = box.prepare(record, messages, amend=amend, allow_repeats=allow_repeats)
+    if prepared.action == "same":
+        pending = box.chunks(("planned", "resend"))
+        n, credits = pending["messages"].sum(), pending["credits_estimated"].sum()
+    else:
+        sendable = prepared.messages.filter(pl.col("problem").is_null())
+        n, credits = sendable.height, sendable["credits"].sum()
+    return Outlook(int(n or 0), int(credits or 0), prepared.action, prepared.notes)
 
 
 def _test_messages(camp: Campaign, test_numbers: Sequence[str]) -> pl.DataFrame:

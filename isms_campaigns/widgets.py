@@ -44,7 +44,7 @@ import polars as pl
 from . import plots
 from .campaign import _STYLE, Campaign, _cards, _cards_html, _table, _unicode_table
 from .contacts import read_contacts
-from .errors import IsmsError, TemplateError
+from .errors import IsmsError, PlanError, TemplateError
 from .render import ISMS_TOKENS, resolve_token
 from .report import (
     DEFAULT_TIME_ZONE,
@@ -55,7 +55,7 @@ from .report import (
     _readable,
     delivery_summary,
 )
-from .send import plan_change, send_campaign
+from .send import outlook, send_campaign
 from .store import Store
 
 if TYPE_CHECKING:
@@ -547,44 +547,49 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
     def refresh(self, *, read_balance: bool = False) -> None:
         """Re-read the store (and the balance) and redraw the estimate."""
         camp, esc = self.campaign, html.escape
+        changed, ahead = None, None
         with _cursor(self.store) as store:
-            stored = _stored(store, camp.name)
+            stored = store.outbox(camp.name).state_totals()
             holder = None if self._running else store.sending(camp.name)
-            changed = plan_change(camp, store) if stored and not self.amend else None
+            try:
+                ahead = outlook(camp, store, amend=self.amend, allow_repeats=self.allow_repeats)
+            except PlanError as exc:  # the library's words: what differs, amend=True
+                changed = str(exc)
         if holder is not None:  # another panel, cell or thread is sending it
             messages, credits = 0, 0
             where = (
                 f"<p class='err'>This campaign is being sent by {esc(str(holder))}. Wait for "
                 f"that send to finish, then press Check balance to refresh this panel.</p>"
             )
-        elif changed:
+        elif changed or ahead is None:
             messages, credits = 0, 0
-            where = f"<p class='err'>{esc(changed)}</p>"
-        elif stored:
-            messages, credits = stored.get("planned", (0, 0))
+            where = f"<p class='err'>{esc(changed or '')}</p>"
+        else:
+            messages, credits = ahead.messages, ahead.credits
             done = ", ".join(
                 f"{stored[s][0]:,} {s}"
                 for s in ("submitted", "failed", "unknown")
                 if stored.get(s, (0, 0))[0]
             )
-            if messages and done:
+            if not stored:
+                where = ""
+            elif messages and done:
                 where = (
                     f"<p class='note'>This campaign is partly sent ({done}): "
-                    f"Resume sends the {messages:,} messages still planned, nothing twice.</p>"
+                    f"{'Resume' if ahead.action == 'same' else 'Send'} sends {messages:,} "
+                    f"messages to recipients not yet sent, nothing twice.</p>"
                 )
             elif messages:
                 where = "<p class='note'>This campaign is in the store, not sent yet.</p>"
             else:
                 where = f"<p class='ok'>Nothing left to send: {done or 'all skipped'}.</p>"
+            where += "".join(f"<p class='note'>{esc(n)}</p>" for n in ahead.notes)
             if stored.get("unknown", (0, 0))[0]:
                 where += (
                     "<p class='note'>Some requests may or may not have gone out: they are not "
                     f"sent again. Settle them with <code>store.resolve_unknown("
                     f"{esc(repr(camp.name))}, resend=True|False)</code>.</p>"
                 )
-        else:
-            messages, credits = camp.sendable.height, camp.credits
-            where = ""
         verb = "Resume" if stored else "Send"
         self.send_button.description = verb
         self._to_send = messages
@@ -741,15 +746,6 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
         except Exception as exc:
             self.message.value += _error(_unexpected(exc))
         self._set_buttons()
-
-
-def _stored(store: Store, campaign: str) -> dict[str, tuple[int, int]]:
-    counts = store.sql(
-        "select state, count(*)::bigint as messages, coalesce(sum(credits), 0)::bigint "
-        "as credits from messages where campaign = ? group by state",
-        [campaign],
-    )
-    return {s: (int(n), int(c)) for s, n, c in counts.iter_rows()}
 
 
 # --------------------------------------------------------------------------

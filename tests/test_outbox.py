@@ -427,3 +427,34 @@ def test_sigterm_stops_a_paced_send_with_nothing_unknown(tmp_path: Path, sig: in
     ledger = Counter(e.dstno for e in sim.ledger)
     assert max(ledger.values()) == 1
     assert set(ledger) <= {"60" + p[1:] for p in numbered_contacts(n)["phone"]}
+
+
+def test_minus_1007_stops_loudly_with_nothing_sent_then_resumes() -> None:
+    sim, store = Simulator(), ic.Store()
+    contacts = people(120)
+    sim.inject(-1007)
+    camp = ic.Campaign("promo", contacts, template="Hi %name%")
+    report = camp.send(gateway(sim), store, progress=False, concurrency=1)
+    assert "malformed: -1007" in (report.stop_reason or "")
+    assert report.states == {"planned": 120} and not sim.ledger
+    assert camp.send(gateway(sim), store, progress=False).complete
+    assert_exactly_once(sim, contacts)
+
+
+def test_a_send_panel_with_amend_sends_the_changed_plan_to_the_rest() -> None:
+    pytest.importorskip("ipywidgets")
+    from isms_campaigns.widgets import SendPanel
+
+    sim, store = Simulator(), ic.Store()
+    contacts = people(100)
+    ic.Campaign("promo", contacts, template="Hi %name%").send(gateway(sim), store, progress=False)
+    more = pl.concat([contacts, people(20, start=700)])
+    camp = ic.Campaign("promo", more, template="Hi %name%")
+    refused = SendPanel(camp, gateway(sim), store, background=False, check_balance=False)
+    assert "amend=True" in refused.estimate.value and refused.send_button.disabled
+    panel = SendPanel(camp, gateway(sim), store, background=False, amend=True)
+    assert "20" in panel.confirm.description
+    panel.confirm.value = True
+    panel.start()
+    assert panel.report is not None and panel.report.submitted_now == 20
+    assert_exactly_once(sim, more)
