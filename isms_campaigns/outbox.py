@@ -87,6 +87,8 @@ PLAN_COLUMNS = (
     "chunk",
     "version",
 )
+# Problems the outbox adds to a plan (not the planner's): not plan differences.
+_GUARDED = "starts_with(problem, 'already sent') or problem = 'cancelled'"
 # What makes two plans different (credits alone do not).
 _COMPARED = ("dstno", "msg", "type", "problem")
 _HEADER = ("sender_id", "send_later", "message_type")
@@ -370,17 +372,18 @@ class Outbox:
         return None if _stale(held) else held
 
     @contextmanager
-    def lease(self) -> Iterator[Holder]:
-        """Hold the right to send this campaign, or raise :class:`SendError` naming who has it."""
+    def lease(self, doing: str = "send") -> Iterator[Holder]:
+        """Hold the right to send (or cancel, resolve) this campaign, or raise
+        :class:`SendError` naming who has it."""
         me = Holder(os.getpid(), threading.current_thread().name, _HOST, datetime.now(UTC))
         with self._shared.lock:
             held = self._shared.sending.get(self.campaign)
             if held is None:
                 self._shared.sending[self.campaign] = me
         if held is not None:
-            raise _busy(self.campaign, held)
+            raise _busy(self.campaign, held, doing)
         try:
-            self._take_lease_row(me)
+            self._take_lease_row(me, doing)
         except BaseException:
             with self._shared.lock:
                 self._shared.sending.pop(self.campaign, None)
@@ -396,7 +399,7 @@ class Outbox:
             with self._shared.lock:
                 self._shared.sending.pop(self.campaign, None)
 
-    def _take_lease_row(self, me: Holder) -> None:
+    def _take_lease_row(self, me: Holder, doing: str) -> None:
         """The lease as a row, for other processes sharing the database."""
         con = self.con
         try:
@@ -406,7 +409,7 @@ class Outbox:
                 [self.campaign],
             ).fetchall()
             if row and not _stale(Holder(*row[0])):
-                raise _busy(self.campaign, Holder(*row[0]))
+                raise _busy(self.campaign, Holder(*row[0]), doing)
             con.execute("delete from ic_leases where campaign = ?", [self.campaign])
             con.execute(
                 "insert into ic_leases values (?, ?, ?, ?, ?)",
@@ -416,8 +419,8 @@ class Outbox:
         except duckdb.Error as exc:  # another process took it between our read and write
             _rollback(con)
             raise SendError(
-                f"Campaign {self.campaign!r} is being sent from elsewhere ({_first_line(exc)}); "
-                f"nothing was sent. Wait for that send to finish."
+                f"Campaign {self.campaign!r} is being sent from elsewhere ({_first_line(exc)}): "
+                f"cannot {doing} it now. Wait for that send to finish."
             ) from None
         except BaseException:
             _rollback(con)
@@ -450,19 +453,26 @@ class Outbox:
             return Prepared("new", 1, guarded, 0, notes + _repeat_note(guarded))
         version, *header = stored[0]
         diff, credits_differ = self._diff(record, header, version, messages)
-        if not diff and not credits_differ:
+        held = self._repeats_held(version) if allow_repeats and not diff else 0
+        if not diff and not credits_differ and not held:
             return Prepared("same", version, messages, 0, notes)
         counts = self.state_counts()
         left = sum(counts.get(s, 0) for s in ("submitted", "failed", "unknown"))
         if diff and left and not amend:
             raise PlanChanged(
                 f"Campaign {self.campaign!r} has already sent {left:,} messages with a "
-                f"different plan:\n{diff}\nPass amend=True to send this plan to the recipients "
-                f"not yet sent under that name (those already sent are skipped), or give it a "
-                f"new campaign name."
+                f"different plan:\n{diff}\nPass amend=True (isms-campaigns send --amend) to "
+                f"send this plan to the recipients not yet sent under that name (those already "
+                f"sent are skipped), or give it a new campaign name."
             )
-        if not diff:
-            action: PlanAction = "re-estimated"
+        if held:
+            action: PlanAction = "amended"
+            notes.append(
+                f"allow_repeats: the {held:,} recipients the repeat guard held back "
+                f"are planned again."
+            )
+        elif not diff:
+            action = "re-estimated"
             notes.append("Only the credits changed: the new estimate is recorded.")
         elif not left:
             action = "replaced"
@@ -470,9 +480,11 @@ class Outbox:
         else:
             action = "amended"
         guarded = self._already_sent(messages) if left else messages
+        if action == "re-estimated":  # a new estimate does not bring cancelled rows back
+            guarded = self._still_cancelled(guarded)
         if not allow_repeats and record.kind != "test":
             guarded = self._guard(guarded)
-        if action == "amended":
+        if action == "amended" and not held:
             skipped = int((guarded["problem"] == ALREADY_SENT).sum())
             notes.append(
                 f"Amended: plan version {version + 1}; {skipped:,} recipients already sent "
@@ -505,8 +517,7 @@ class Outbox:
                 f"""
                 with o as (  -- the stored plan, its guards taken off
                     select row, dstno, msg, type, credits,
-                           case when starts_with(problem, 'already sent') then null
-                                else problem end as problem
+                           case when {_GUARDED} then null else problem end as problem
                     from ic_messages where campaign = ? and version = ?
                 )
                 select coalesce(o.row, n.row) as row,
@@ -547,6 +558,27 @@ class Outbox:
         hit = pl.col("problem").is_null() & pl.col("dstno").is_in(sent.implode())
         return messages.with_columns(
             problem=pl.when(hit).then(pl.lit(ALREADY_SENT)).otherwise("problem")
+        )
+
+    def _repeats_held(self, version: int) -> int:
+        """Rows of the stored plan that the repeat guard skipped."""
+        return int(
+            self._scalar(
+                "select count(*) from ic_messages where campaign = ? and version = ? "
+                "and starts_with(problem, 'already sent by campaign')",
+                [self.campaign, version],
+            )
+        )
+
+    def _still_cancelled(self, messages: pl.DataFrame) -> pl.DataFrame:
+        """Rows whose number's message was cancelled stay cancelled."""
+        cancelled = self._frame(
+            "select distinct dstno from messages where campaign = ? and state = 'cancelled'",
+            [self.campaign],
+        )["dstno"]
+        hit = pl.col("problem").is_null() & pl.col("dstno").is_in(cancelled.implode())
+        return messages.with_columns(
+            problem=pl.when(hit).then(pl.lit("cancelled")).otherwise("problem")
         )
 
     def _guard(self, messages: pl.DataFrame) -> pl.DataFrame:
@@ -987,7 +1019,8 @@ def _repeat_note(messages: pl.DataFrame) -> list[str]:
         return []
     return [
         f"{repeats.height:,} recipients got this same text from another campaign in the last "
-        f"{REPEAT_DAYS} days: skipped (send(..., allow_repeats=True) sends them anyway)."
+        f"{REPEAT_DAYS} days: skipped (send(..., allow_repeats=True) or --allow-repeats sends "
+        f"them anyway)."
     ]
 
 
@@ -1013,10 +1046,15 @@ def _stale(held: Holder) -> bool:
     return False
 
 
-def _busy(campaign: str, held: Holder) -> SendError:
+def _busy(campaign: str, held: Holder, doing: str) -> SendError:
+    if doing == "send":
+        return SendError(
+            f"Campaign {campaign!r} is being sent by {held}; nothing was sent. Wait for that "
+            f"send to finish (or stop it), then call send again: it resumes where it stopped."
+        )
     return SendError(
-        f"Campaign {campaign!r} is being sent by {held}; nothing was sent. Wait for that "
-        f"send to finish (or stop it), then call send again: it resumes where it stopped."
+        f"Campaign {campaign!r} is being sent by {held}: cannot {doing} it now. Stop that "
+        f"send or wait for it to finish, then {doing} again."
     )
 
 

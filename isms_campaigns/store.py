@@ -218,7 +218,8 @@ create or replace view messages as
     -- an older version is skipped as already sent in the newer one).
     select m.campaign, m.row, m.dstno, m.msg, m.type, m.parts, m.credits, m.operator,
            m.country, m.problem, m.warning, m.chunk, m.version,
-           case when m.problem is not null then 'skipped'
+           case when m.problem = 'cancelled' then 'cancelled'
+                when m.problem is not null then 'skipped'
                 when r.code = 2000 then 'submitted'
                 when r.code is not null then 'failed'
                 when s.state in ('in_flight', 'unknown', 'settled') then 'unknown'
@@ -298,35 +299,50 @@ class Store:
 
     ``store.sql(query, params)`` returns a polars frame. One process at a time
     may write a file (DuckDB's own lock); a second one gets a
-    :class:`StoreError` saying the store is in use.
+    :class:`StoreError` saying the store is in use. A store may be used from
+    several threads at once (a send in one, queries in another): each thread
+    gets a DuckDB cursor of its own.
     """
 
     def __init__(self, path: str | Path | duckdb.DuckDBPyConnection = ":memory:") -> None:
         if isinstance(path, duckdb.DuckDBPyConnection):
             self.path = "<connection>"
-            self._con = path
-            self._owned = False
+            self._start(path, owned=False)
         else:
             self.path = str(path)
-            self._con = _connect(self.path)
-            self._owned = True
+            self._start(_connect(self.path), owned=True)
         with _OPENING:
             self._db_id = self._migrate()
 
-    def cursor(self) -> Store:
-        """The same database through a cursor of its own, for another thread.
+    def _start(self, con: duckdb.DuckDBPyConnection, *, owned: bool) -> None:
+        self._root, self._owned = con, owned
+        self._thread = threading.get_ident()  # the thread that uses _root itself
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._cursors_lock = threading.Lock()
 
-        DuckDB connections are not shared between threads; close the cursor
-        when done (``with store.cursor() as twin: …``).
-        """
+    @property
+    def _con(self) -> duckdb.DuckDBPyConnection:
+        """This thread's connection: DuckDB refuses one connection used by two threads."""
+        if threading.get_ident() == self._thread:
+            return self._root
+        con: duckdb.DuckDBPyConnection | None = getattr(self._local, "con", None)
+        if con is None:
+            con = self._local.con = self._root.cursor()
+            with self._cursors_lock:
+                self._cursors.append(con)
+        return con
+
+    def cursor(self) -> Store:
+        """The same database through a connection of its own (``with store.cursor() as c:``)."""
         twin = Store.__new__(Store)
-        twin.path, twin._con, twin._owned = self.path, self._con.cursor(), True
-        twin._db_id = self._db_id
+        twin.path, twin._db_id = self.path, self._db_id
+        twin._start(self._con.cursor(), owned=True)
         return twin
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
-        """The DuckDB connection (for your own queries; the ``ic_*`` tables are ours)."""
+        """This thread's DuckDB connection (for your own queries; the ``ic_*`` tables are ours)."""
         return self._con
 
     # -- opening -----------------------------------------------------------------
@@ -370,8 +386,13 @@ class Store:
 
     def close(self) -> None:
         """Close the file (only a connection the store opened itself)."""
+        with self._cursors_lock:
+            cursors, self._cursors = self._cursors, []
+        for con in cursors:
+            with suppress(duckdb.Error):
+                con.close()
         if self._owned:
-            self._con.close()
+            self._root.close()
 
     def __enter__(self) -> Store:
         return self
@@ -430,8 +451,9 @@ class Store:
         matched now), ambiguous, first_dlr_at, settled_as (``sent (DLR
         evidence)``, ``resend`` or ``settled``).
         """
-        box = self._outbox_of(campaign)
-        with box.lease():
+        box = self.outbox(campaign)
+        with box.lease("resolve"):
+            self._require(box)
             return box.resolve(resend=resend, use_dlr=use_dlr)
 
     def unknown_evidence(self, campaign: str) -> pl.DataFrame:
@@ -440,7 +462,8 @@ class Store:
         One row per chunk still in doubt (or with new evidence): chunk,
         messages, with_dlr, ambiguous, first_dlr_at. Reads only.
         """
-        box = self._outbox_of(campaign)
+        box = self.outbox(campaign)
+        self._require(box)
         proof, unclear = box.evidence()
         doubt = box.chunks(("in_flight", "unknown", "resend")).select("chunk", "messages", "state")
         proven = proof.group_by("chunk").agg(
@@ -461,19 +484,19 @@ class Store:
         Refused while the campaign is being sent (stop that send first).
         Returns the cancelled chunks: chunk, messages, credits_estimated.
         """
-        box = self._outbox_of(campaign)
-        with box.lease():
+        box = self.outbox(campaign)
+        with box.lease("cancel"):  # first: a send that just started may not have saved yet
+            self._require(box)
             return box.cancel()
 
-    def _outbox_of(self, campaign: str) -> Outbox:
-        box = self.outbox(campaign)
+    def _require(self, box: Outbox) -> None:
+        campaign = box.campaign
         if not box.exists():
             known = self.sql("select campaign from ic_campaigns order by created_at")["campaign"]
             raise StoreError(
                 f"No campaign {campaign!r} in the store {self.path}; it has: "
                 f"{', '.join(known) or 'none yet'}."
             )
-        return box
 
     def import_dlr(self, source: Any, *, time_zone: str = "UTC") -> ImportReport:
         """Import delivery reports: logs, callback URLs, CSV/TSV/Parquet/JSONL, a frame,

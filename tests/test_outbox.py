@@ -104,8 +104,10 @@ def test_a_send_from_another_thread_of_one_store_is_refused_while_one_runs() -> 
     while store.sending("promo") is None and first.is_alive():
         assert time.monotonic() < deadline
         time.sleep(0.005)
-    with pytest.raises(ic.SendError, match="being sent"), store.cursor() as other:
-        camp.send(gateway(sim), other, progress=False)
+    # The same Store object, from the notebook's thread, while the other sends.
+    with pytest.raises(ic.SendError, match="being sent"):
+        camp.send(gateway(sim), store, progress=False)
+    assert store.sql("select count(*) as n from messages")["n"].item() == 600
     first.join()
     assert store.sending("promo") is None  # released when the send ended
     assert_exactly_once(sim, contacts)
@@ -458,3 +460,47 @@ def test_a_send_panel_with_amend_sends_the_changed_plan_to_the_rest() -> None:
     panel.start()
     assert panel.report is not None and panel.report.submitted_now == 20
     assert_exactly_once(sim, more)
+
+
+def test_allow_repeats_later_lifts_the_guard_of_a_stored_plan() -> None:
+    sim, store = Simulator(), ic.Store()
+    contacts = people(80)
+    ic.Campaign("promo", contacts, template="Hi %name%").send(gateway(sim), store, progress=False)
+    renamed = ic.Campaign("promo-again", contacts, template="Hi %name%")
+    assert renamed.send(gateway(sim), store, progress=False).states == {"skipped": 80}
+    assert renamed.send(gateway(sim), store, progress=False).requests == 0  # resume: same
+    report = renamed.send(gateway(sim), store, progress=False, allow_repeats=True)
+    assert report.submitted_now == 80 and any("repeat guard" in n for n in report.notes)
+    assert Counter(per_number(sim).values()) == Counter({2: 80})  # the user asked for it
+
+
+def test_a_new_estimate_does_not_bring_cancelled_messages_back() -> None:
+    sim, store = Simulator(accounts=[Account(balance=50)]), ic.Store()
+    contacts = people(150)
+    camp = ic.Campaign("promo", contacts, template="Hi %name%")
+    camp.send(gateway(sim), store, progress=False, check_balance=False, concurrency=1)
+    store.cancel("promo")
+    sim.accounts["demo"].balance = 1_000
+    pricier = ic.Campaign(
+        "promo", contacts, template="Hi %name%", billing=ic.BillingRule(rates={60: 2})
+    )
+    report = pricier.send(gateway(sim), store, progress=False)
+    assert report.requests == 0 and report.states == {"submitted": 50, "cancelled": 100}
+    assert len(sim.ledger) == 50
+    assert pricier.send(gateway(sim), store, progress=False).requests == 0  # stable
+
+
+def test_cancel_while_a_send_runs_is_refused_and_changes_nothing() -> None:
+    sim, store = slow(Simulator(), 0.01), ic.Store()
+    contacts = people(500)
+    camp = ic.Campaign("promo", contacts, template="Hi %name%")
+    first = threading.Thread(target=lambda: camp.send(gateway(sim), store, progress=False))
+    first.start()
+    deadline = time.monotonic() + 10
+    while store.sending("promo") is None and first.is_alive():
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    with pytest.raises(ic.SendError, match="cannot cancel it now"):
+        store.cancel("promo")
+    first.join()
+    assert_exactly_once(sim, contacts)
