@@ -107,8 +107,8 @@ def test_a_send_from_another_thread_of_one_store_is_refused_while_one_runs() -> 
     # The same Store object, from the notebook's thread, while the other sends.
     with pytest.raises(ic.SendError, match="being sent"):
         camp.send(gateway(sim), store, progress=False)
-    assert store.sql("select count(*) as n from messages")["n"].item() == 600
     first.join()
+    assert store.sql("select count(*) as n from messages")["n"].item() == 600
     assert store.sending("promo") is None  # released when the send ended
     assert_exactly_once(sim, contacts)
 
