@@ -158,11 +158,8 @@ def _start_demo_afresh(store_path: Path, spool: Path) -> None:
 
     if store_path.exists():
         with Store(store_path) as store:
-            others = store.sql(
-                "select campaign from campaigns where campaign <> $name or template <> $template "
-                "order by created_at",
-                {"name": DEMO_CAMPAIGN, "template": DEMO_TEMPLATE},
-            )["campaign"].to_list()
+            mine = (pl.col("campaign") == DEMO_CAMPAIGN) & (pl.col("template") == DEMO_TEMPLATE)
+            others = store.campaigns().filter(~mine)["campaign"].to_list()
         if others:
             shown = ", ".join(map(repr, others[:5])) + (" …" if len(others) > 5 else "")
             raise IsmsError(
