@@ -463,8 +463,11 @@ def cmd_resolve(args: argparse.Namespace) -> int:
             return 1
         settled = store.resolve_unknown(args.campaign, resend=args.resend)
     print_table(settled)
-    if args.resend:
-        print("Run send again to send the chunks marked resend.")
+    if (settled["settled_as"] == "resend").any():
+        print(
+            "Run send again to send the chunks marked resend (reports that arrive before "
+            "then still stop them)."
+        )
     return 0
 
 

@@ -62,7 +62,7 @@ ChunkState = Literal[
     "cancelled",
     "superseded",
 ]
-PlanAction = Literal["new", "same", "replaced", "amended", "re-estimated"]
+PlanAction = Literal["new", "same", "replaced", "amended", "re-estimated", "guarded"]
 
 REPEAT_DAYS = 7  # the repeat guard looks this far back
 ALREADY_SENT = "already sent in this campaign"
@@ -88,7 +88,10 @@ PLAN_COLUMNS = (
     "version",
 )
 # Problems the outbox adds to a plan (not the planner's): not plan differences.
-_GUARDED = "starts_with(problem, 'already sent') or problem = 'cancelled'"
+_REPEAT = (
+    "starts_with(problem, 'already sent by campaign') or starts_with(problem, 'being sent by')"
+)
+_GUARDED = f"{_REPEAT} or problem = '{ALREADY_SENT}' or problem = 'cancelled'"
 # What makes two plans different (credits alone do not).
 _COMPARED = ("dstno", "msg", "type", "problem")
 _HEADER = ("sender_id", "send_later", "message_type")
@@ -261,6 +264,7 @@ class _Shared:
         self.lock = threading.Lock()
         self.next_seq: int | None = None
         self.sending: dict[str, Holder] = {}
+        self.planning = threading.Lock()
 
 
 _SHARED: dict[str, _Shared] = {}
@@ -295,8 +299,9 @@ class Outbox:
 
     # -- reading --------------------------------------------------------------------
 
-    def _frame(self, query: str, params: Sequence[Any] = ()) -> pl.DataFrame:
-        return pl.DataFrame(self.con.sql(query, params=list(params)).pl())
+    def _frame(self, query: str, params: Sequence[Any] | dict[str, Any] = ()) -> pl.DataFrame:
+        values = params if isinstance(params, dict) else list(params)
+        return pl.DataFrame(self.con.sql(query, params=values).pl())
 
     def _scalar(self, query: str, params: Sequence[Any] = ()) -> Any:
         rows = self.con.execute(query, list(params)).fetchall()
@@ -416,11 +421,17 @@ class Outbox:
                 [self.campaign, me.pid, me.thread, me.host, me.since],
             )
             con.commit()
-        except duckdb.Error as exc:  # another process took it between our read and write
+        except duckdb.TransactionException as exc:  # another process took it meanwhile
             _rollback(con)
             raise SendError(
                 f"Campaign {self.campaign!r} is being sent from elsewhere ({_first_line(exc)}): "
                 f"cannot {doing} it now. Wait for that send to finish."
+            ) from None
+        except duckdb.Error as exc:
+            _rollback(con)
+            raise StoreError(
+                f"Cannot {doing} {self.campaign!r}: the store cannot be written "
+                f"({_first_line(exc)}). Open it again with ic.Store(path)."
             ) from None
         except BaseException:
             _rollback(con)
@@ -441,23 +452,26 @@ class Outbox:
         Raises :class:`PlanChanged` when the plan differs from one that has
         already sent something and ``amend`` is False.
         """
+        guard = not allow_repeats and record.kind != "test"
         stored = self.con.execute(
             "select version, sender_id, send_later, message_type from ic_campaigns "
             "where campaign = ?",
             [self.campaign],
         ).fetchall()
-        notes: list[str] = []
         if not stored:
-            notes += self._similar_names()
-            guarded = messages if allow_repeats or record.kind == "test" else self._guard(messages)
-            return Prepared("new", 1, guarded, 0, notes + _repeat_note(guarded))
+            guarded = self._guard(messages) if guard else messages
+            return Prepared("new", 1, guarded, 0, self._similar_names() + _repeat_note(guarded))
         version, *header = stored[0]
         diff, credits_differ = self._diff(record, header, version, messages)
+        changed = bool(diff) or credits_differ
         held = self._repeats_held(version) if allow_repeats and not diff else 0
-        if not diff and not credits_differ and not held:
-            return Prepared("same", version, messages, 0, notes)
+        # A resume is "before sending" too: other campaigns may have sent these since.
+        repeats = self._new_repeats() if guard and not changed else 0
+        if not (changed or held or repeats):
+            return Prepared("same", version, messages, 0, [])
         counts = self.state_counts()
-        left = sum(counts.get(s, 0) for s in ("submitted", "failed", "unknown"))
+        resend = int(self.chunks(("resend",))["messages"].sum() or 0)
+        left = sum(counts.get(s, 0) for s in ("submitted", "failed", "unknown")) + resend
         if diff and left and not amend:
             raise PlanChanged(
                 f"Campaign {self.campaign!r} has already sent {left:,} messages with a "
@@ -465,24 +479,25 @@ class Outbox:
                 f"send this plan to the recipients not yet sent under that name (those already "
                 f"sent are skipped), or give it a new campaign name."
             )
+        notes: list[str] = []
+        action: PlanAction = "amended"
         if held:
-            action: PlanAction = "amended"
             notes.append(
                 f"allow_repeats: the {held:,} recipients the repeat guard held back "
                 f"are planned again."
             )
+        elif repeats:
+            action = "guarded"
         elif not diff:
             action = "re-estimated"
             notes.append("Only the credits changed: the new estimate is recorded.")
         elif not left:
             action = "replaced"
             notes.append("Nothing had been sent under this name: the new plan replaces the old.")
-        else:
-            action = "amended"
         guarded = self._already_sent(messages) if left else messages
-        if action == "re-estimated":  # a new estimate does not bring cancelled rows back
+        if action in ("re-estimated", "guarded"):  # cancelled rows stay cancelled
             guarded = self._still_cancelled(guarded)
-        if not allow_repeats and record.kind != "test":
+        if guard:
             guarded = self._guard(guarded)
         if action == "amended" and not held:
             skipped = int((guarded["problem"] == ALREADY_SENT).sum())
@@ -497,6 +512,12 @@ class Outbox:
             )
         )
         return Prepared(action, version + 1, guarded, first, notes + _repeat_note(guarded))
+
+    @contextmanager
+    def planning(self) -> Iterator[None]:
+        """One plan saved at a time per database, so the repeat guard sees the others'."""
+        with self._shared.planning:
+            yield
 
     def _diff(
         self, record: PlanRecord, header: Sequence[Any], version: int, messages: pl.DataFrame
@@ -549,11 +570,17 @@ class Outbox:
         return plan_diff, diff.height > real.height
 
     def _already_sent(self, messages: pl.DataFrame) -> pl.DataFrame:
-        """Rows whose number was submitted, is unknown or in flight under this campaign."""
+        """Rows whose number this campaign may have reached: submitted, unknown, in
+        flight, or in a request marked for resending (which reports may yet prove sent)."""
         sent = self._frame(
-            "select distinct dstno from messages where campaign = ? "
-            "and state in ('submitted', 'unknown')",
-            [self.campaign],
+            """
+            select dstno from messages where campaign = $c and state in ('submitted', 'unknown')
+            union
+            select m.dstno from ic_messages m
+            join ic_chunk_state s on s.campaign = m.campaign and s.chunk = m.chunk
+            where m.campaign = $c and s.state = 'resend'
+            """,
+            {"c": self.campaign},
         )["dstno"]
         hit = pl.col("problem").is_null() & pl.col("dstno").is_in(sent.implode())
         return messages.with_columns(
@@ -564,11 +591,24 @@ class Outbox:
         """Rows of the stored plan that the repeat guard skipped."""
         return int(
             self._scalar(
-                "select count(*) from ic_messages where campaign = ? and version = ? "
-                "and starts_with(problem, 'already sent by campaign')",
+                f"select count(*) from ic_messages where campaign = ? and version = ? "
+                f"and ({_REPEAT})",
                 [self.campaign, version],
             )
         )
+
+    def _new_repeats(self) -> int:
+        """Rows still to send that the repeat guard would skip now."""
+        pending = self._frame(
+            """
+            select m.row, m.dstno, m.msg, null::varchar as problem from ic_messages m
+            join ic_chunks c on c.campaign = m.campaign and c.chunk = m.chunk
+            left join ic_chunk_state s on s.campaign = m.campaign and s.chunk = m.chunk
+            where m.campaign = ? and coalesce(s.state, 'planned') = 'planned'
+            """,
+            [self.campaign],
+        )
+        return int(self._guard(pending)["problem"].is_not_null().sum())
 
     def _still_cancelled(self, messages: pl.DataFrame) -> pl.DataFrame:
         """Rows whose number's message was cancelled stay cancelled."""
@@ -581,21 +621,32 @@ class Outbox:
             problem=pl.when(hit).then(pl.lit("cancelled")).otherwise("problem")
         )
 
+    def _busy(self) -> list[str]:
+        """The other campaigns being sent now (their planned rows are about to go out)."""
+        with self._shared.lock:
+            here = set(self._shared.sending)
+        rows = self.con.execute("select pid, thread, host, since, campaign from ic_leases")
+        elsewhere = {r[4] for r in rows.fetchall() if not _stale(Holder(*r[:4]))}
+        return sorted((here | elsewhere) - {self.campaign})
+
     def _guard(self, messages: pl.DataFrame) -> pl.DataFrame:
-        """The repeat guard: the same text to the same number by another campaign lately."""
+        """The repeat guard: the same text to the same number by another campaign lately,
+        or by one being sent right now."""
         new = messages.filter(pl.col("problem").is_null()).select("row", "dstno", "msg")
+        if new.is_empty():
+            return messages
         with _registered(self.con, "ic_new_plan", new):
             repeats = self._frame(
                 f"""
-                with same as (  -- earlier messages with the same number and text
+                with same as (  -- other campaigns' messages with the same number and text
                     select m.campaign, m.chunk, m.row, n.row as new_row
                     from ic_messages m join ic_new_plan n on m.dstno = n.dstno and m.msg = n.msg
                     join ic_campaigns c on c.campaign = m.campaign and c.kind = 'campaign'
-                    where m.campaign <> ?
+                    where m.campaign <> $c
                 ),
                 sent as (
-                    select s.new_row, v.campaign,
-                           coalesce(v.submitted_at, a.sent_at) as sent_at
+                    select s.new_row, v.campaign, v.state = 'planned' as sending,
+                           coalesce(v.submitted_at, a.sent_at, now()) as sent_at
                     from same s
                     join messages v on v.campaign = s.campaign and v.chunk = s.chunk
                      and v.row = s.row
@@ -604,20 +655,22 @@ class Outbox:
                         where kind = 'state' and state = 'in_flight' group by all
                     ) a on a.campaign = s.campaign and a.chunk = s.chunk
                     where v.state in ('submitted', 'unknown')
+                       or (v.state = 'planned' and list_contains($busy, v.campaign))
                 )
                 select new_row as row, arg_max(campaign, sent_at) as earlier,
-                       max(sent_at) as sent_at
-                from sent where sent_at >= now() - interval {REPEAT_DAYS} day
+                       max(sent_at) as sent_at, arg_max(sending, sent_at) as sending
+                from sent where sent_at >= now() - to_days({REPEAT_DAYS})
                 group by new_row
                 """,
-                [self.campaign],
+                {"c": self.campaign, "busy": self._busy()},
             )
         if repeats.is_empty():
             return messages
-        reason = pl.format(
-            "already sent by campaign '{}' on {}",
-            pl.col("earlier"),
-            pl.col("sent_at").dt.convert_time_zone(MALAYSIA.key).dt.strftime("%Y-%m-%d"),
+        day = pl.col("sent_at").dt.convert_time_zone(MALAYSIA.key).dt.strftime("%Y-%m-%d")
+        reason = (
+            pl.when(pl.col("sending"))
+            .then(pl.format("being sent by campaign '{}' now", pl.col("earlier")))
+            .otherwise(pl.format("already sent by campaign '{}' on {}", pl.col("earlier"), day))
         )
         found = repeats.select(pl.col("row").cast(pl.UInt32), repeat=reason)
         return (
@@ -681,9 +734,9 @@ class Outbox:
             sendable.height,
             int(sendable["credits"].sum() or 0),
         ]
-        superseded = (
-            self.chunks(("planned", "resend"))["chunk"].to_list() if prepared.version > 1 else []
-        )
+        # Chunks marked for resending stay: their numbers are skipped in the new
+        # version, and reports may yet prove they went out.
+        superseded = self.chunks(("planned",))["chunk"].to_list() if prepared.version > 1 else []
         con = self.con
         try:
             con.begin()
@@ -1014,13 +1067,17 @@ def _send_rows(campaign: str, rows: Sequence[Record], seq: int) -> tuple[pa.Tabl
 
 
 def _repeat_note(messages: pl.DataFrame) -> list[str]:
-    repeats = messages.filter(pl.col("problem").str.starts_with("already sent by campaign"))
+    problem = pl.col("problem")
+    repeats = messages.filter(
+        problem.str.starts_with("already sent by campaign")
+        | problem.str.starts_with("being sent by")
+    )
     if repeats.is_empty():
         return []
     return [
         f"{repeats.height:,} recipients got this same text from another campaign in the last "
-        f"{REPEAT_DAYS} days: skipped (send(..., allow_repeats=True) or --allow-repeats sends "
-        f"them anyway)."
+        f"{REPEAT_DAYS} days, or are getting it now: skipped (send(..., allow_repeats=True) "
+        f"or --allow-repeats sends them anyway)."
     ]
 
 

@@ -340,12 +340,13 @@ class Sender:
 
         with self._signals_stop():
             threading.Thread(target=work, name=f"isms-send-{self.campaign}", daemon=True).start()
-            try:
-                while not done.wait(TICK):
-                    pass
-            except KeyboardInterrupt:
-                self.stop("interrupted", "Call send again to continue; nothing is lost.")
-                done.wait()
+            while True:
+                try:
+                    while not done.wait(TICK):
+                        pass
+                    break
+                except KeyboardInterrupt:  # again and again: the requests out still finish
+                    self.stop("interrupted", "Call send again to continue; nothing is lost.")
         if failure:
             raise failure[0]
 
@@ -620,10 +621,13 @@ def send_campaign(
         return _dry_run(box, record, messages, gateway, amend=amend, allow_repeats=allow_repeats)
     with box.lease():
         box.mark_interrupted()
-        prepared = box.prepare(record, messages, amend=amend, allow_repeats=allow_repeats)
-        if prepared.action != "same":
-            prepared.messages, chunks = chunk_plan(prepared.messages, first=prepared.first_chunk)
-            box.save(record, prepared, chunks)
+        with box.planning():
+            prepared = box.prepare(record, messages, amend=amend, allow_repeats=allow_repeats)
+            if prepared.action != "same":
+                prepared.messages, chunks = chunk_plan(
+                    prepared.messages, first=prepared.first_chunk
+                )
+                box.save(record, prepared, chunks)
         notes = list(prepared.notes)
         earlier_unknown = box.chunks(("unknown",))
         if earlier_unknown.height:

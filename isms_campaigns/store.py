@@ -21,6 +21,7 @@ nothing the gateway client holds is written.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
 import time
@@ -348,7 +349,7 @@ class Store:
     # -- opening -----------------------------------------------------------------
 
     def _migrate(self) -> str:
-        """Bring the schema up to date; returns the database's identity."""
+        """Bring the schema up to date; returns the database's identity in this process."""
         con = self._con
         try:
             con.execute(
@@ -372,7 +373,11 @@ class Store:
                 con.execute(VIEWS)
                 con.execute("update ic_store set views = ?", [VIEWS_KEY])
                 con.commit()
-            return str(db_id)
+            # A copied file carries its id: the file's own path tells the copies apart.
+            (where,) = con.execute(
+                "select path from duckdb_databases() where database_name = current_database()"
+            ).fetchall()[0]
+            return f"{db_id}@{os.path.realpath(where)}" if where else str(db_id)
         except duckdb.Error as exc:
             _rollback(con)
             raise StoreError(

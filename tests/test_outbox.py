@@ -504,3 +504,103 @@ def test_cancel_while_a_send_runs_is_refused_and_changes_nothing() -> None:
         store.cancel("promo")
     first.join()
     assert_exactly_once(sim, contacts)
+
+
+def test_resuming_after_a_renamed_copy_sent_skips_who_got_it_meanwhile() -> None:
+    sim, store = Simulator(accounts=[Account(balance=100)]), ic.Store()
+    contacts = people(200)
+    original = ic.Campaign("nov-promo", contacts, template="Hi %name%")
+    original.send(gateway(sim), store, progress=False, check_balance=False)  # 100 then -1004
+    sim.accounts["demo"].balance = 10_000
+    copy = ic.Campaign("nov-promo-2", contacts, template="Hi %name%")
+    assert copy.send(gateway(sim), store, progress=False).submitted_now == 100
+    report = original.send(gateway(sim), store, progress=False)  # the resume
+    assert report.requests == 0 and any("another campaign" in n for n in report.notes)
+    assert_exactly_once(sim, contacts)
+    assert store.sql("select action from plans where campaign = 'nov-promo'")[
+        "action"
+    ].to_list() == [
+        "new",
+        "guarded",
+    ]
+
+
+def test_two_names_sending_the_same_text_at_once_send_each_number_once(tmp_path: Path) -> None:
+    sim, path = slow(Simulator(), 0.005), tmp_path / "two.duckdb"
+    contacts = people(500)
+    barrier = threading.Barrier(2)
+    reports: list[ic.SendReport] = []
+
+    def user(name: str) -> None:
+        store = ic.Store(path)
+        barrier.wait()
+        reports.append(
+            ic.Campaign(name, contacts, template="Hi %name%").send(
+                gateway(sim), store, progress=False
+            )
+        )
+
+    threads = [threading.Thread(target=user, args=(n,)) for n in ("nov", "nov-again")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert_exactly_once(sim, contacts)
+    assert sorted(r.submitted_now for r in reports) == [0, 500]
+
+
+def test_a_changed_plan_keeps_requests_marked_for_resending_under_the_reports_check() -> None:
+    sim, store = Simulator(hosts=1), ic.Store()
+    contacts = people(60)
+    sim.set_fault(0, "drop-after")
+    ic.Campaign("nov", contacts, template="Hi %name%").send(
+        gateway(sim), store, progress=False, check_balance=False
+    )
+    sim.set_fault(0, "ok")
+    assert len(sim.ledger) == 60
+    store.resolve_unknown("nov", resend=True)
+    store.import_dlr(
+        pl.DataFrame(
+            {
+                "msisdn": [e.dstno for e in sim.ledger],
+                "trx_id": [e.sms_id for e in sim.ledger],
+                "dn_status": ["DELIVERED"] * 60,
+            }
+        )
+    )
+    pricier = ic.Campaign(
+        "nov", contacts, template="Hi %name%", billing=ic.BillingRule(rates={60: 2})
+    )
+    report = pricier.send(gateway(sim), store, progress=False)
+    assert report.requests == 0 and report.states == {"submitted": 60}
+    more = ic.Campaign("nov", pl.concat([contacts, people(1, 900)]), template="Hi %name%")
+    with pytest.raises(ic.PlanChanged):
+        more.send(gateway(sim), store, progress=False)
+    assert more.send(gateway(sim), store, progress=False, amend=True).submitted_now == 1
+    assert_exactly_once(sim, pl.concat([contacts, people(1, 900)]))
+
+
+def test_a_copied_store_file_keeps_its_own_send_log_order(tmp_path: Path) -> None:
+    sim = Simulator(hosts=1)
+    path, copy = tmp_path / "a.duckdb", tmp_path / "copy.duckdb"
+    with ic.Store(path) as store:
+        store.sql("select 1")
+    import shutil
+
+    shutil.copy(path, copy)
+    contacts = people(100)
+    camp = ic.Campaign("x", contacts, template="Hi %name%")
+    original = ic.Store(path)
+    ic.Campaign("big", people(2_000, 5_000), template="Yo").send(
+        gateway(sim), original, progress=False
+    )
+    sim.set_fault(0, "drop-after")
+    camp.send(gateway(sim), original, progress=False, check_balance=False)
+    sim.set_fault(0, "ok")
+    original.resolve_unknown("x", resend=True)
+    before = len(sim.ledger)
+    twin = ic.Store(copy)  # the copy, opened in the same process, written first
+    ic.Campaign("y", people(5, 9_000), template="Hey").send(gateway(sim), twin, progress=False)
+    camp.send(gateway(sim), original, progress=False)
+    camp.send(gateway(sim), original, progress=False)  # must send nothing more
+    assert len(sim.ledger) - before == 5 + 100  # y's 5, x resent once
