@@ -66,6 +66,7 @@ PlanAction = Literal["new", "same", "replaced", "amended", "re-estimated", "guar
 
 REPEAT_DAYS = 7  # the repeat guard looks this far back
 ALREADY_SENT = "already sent in this campaign"
+FAILED_BEFORE = "failed in this campaign"  # re-sent only by amend=True
 MALAYSIA = ZoneInfo("Asia/Kuala_Lumpur")
 
 # The columns of ic_messages, in order (the plan frame provides all but the last two).
@@ -91,7 +92,7 @@ PLAN_COLUMNS = (
 _REPEAT = (
     "starts_with(problem, 'already sent by campaign') or starts_with(problem, 'being sent by')"
 )
-_GUARDED = f"{_REPEAT} or problem = '{ALREADY_SENT}' or problem = 'cancelled'"
+_GUARDED = f"{_REPEAT} or problem in ('{ALREADY_SENT}', '{FAILED_BEFORE}', 'cancelled')"
 # What makes two plans different (credits alone do not).
 _COMPARED = ("dstno", "msg", "type", "problem")
 _HEADER = ("sender_id", "send_later", "message_type")
@@ -203,6 +204,7 @@ class Holder:
     thread: str
     host: str
     since: datetime
+    doing: str = "send"  # or cancel, resolve
 
     def __str__(self) -> str:
         here = (
@@ -269,6 +271,13 @@ class _Shared:
 
 _SHARED: dict[str, _Shared] = {}
 _SHARED_LOCK = threading.Lock()
+
+
+def database_opened(db_id: str) -> None:
+    """A Store opened the database: the send log may have grown in another process."""
+    shared = _shared(db_id)
+    with shared.lock:
+        shared.next_seq = None
 
 
 def _shared(db_id: str) -> _Shared:
@@ -369,7 +378,8 @@ class Outbox:
             if held := self._shared.sending.get(self.campaign):
                 return held
         row = self.con.execute(
-            "select pid, thread, host, since from ic_leases where campaign = ?", [self.campaign]
+            "select pid, thread, host, since, doing from ic_leases where campaign = ?",
+            [self.campaign],
         ).fetchall()
         if not row:
             return None
@@ -380,7 +390,7 @@ class Outbox:
     def lease(self, doing: str = "send") -> Iterator[Holder]:
         """Hold the right to send (or cancel, resolve) this campaign, or raise
         :class:`SendError` naming who has it."""
-        me = Holder(os.getpid(), threading.current_thread().name, _HOST, datetime.now(UTC))
+        me = Holder(os.getpid(), threading.current_thread().name, _HOST, datetime.now(UTC), doing)
         with self._shared.lock:
             held = self._shared.sending.get(self.campaign)
             if held is None:
@@ -410,15 +420,15 @@ class Outbox:
         try:
             con.begin()
             row = con.execute(
-                "select pid, thread, host, since from ic_leases where campaign = ?",
+                "select pid, thread, host, since, doing from ic_leases where campaign = ?",
                 [self.campaign],
             ).fetchall()
             if row and not _stale(Holder(*row[0])):
                 raise _busy(self.campaign, Holder(*row[0]), doing)
             con.execute("delete from ic_leases where campaign = ?", [self.campaign])
             con.execute(
-                "insert into ic_leases values (?, ?, ?, ?, ?)",
-                [self.campaign, me.pid, me.thread, me.host, me.since],
+                "insert into ic_leases values (?, ?, ?, ?, ?, ?)",
+                [self.campaign, me.pid, me.thread, me.host, me.since, me.doing],
             )
             con.commit()
         except duckdb.TransactionException as exc:  # another process took it meanwhile
@@ -466,7 +476,7 @@ class Outbox:
         changed = bool(diff) or credits_differ
         held = self._repeats_held(version) if allow_repeats and not diff else 0
         # A resume is "before sending" too: other campaigns may have sent these since.
-        repeats = self._new_repeats() if guard and not changed else 0
+        repeats = self._guard_changed(version) if guard and not changed else 0
         if not (changed or held or repeats):
             return Prepared("same", version, messages, 0, [])
         counts = self.state_counts()
@@ -494,9 +504,10 @@ class Outbox:
         elif not left:
             action = "replaced"
             notes.append("Nothing had been sent under this name: the new plan replaces the old.")
-        guarded = self._already_sent(messages) if left else messages
-        if action in ("re-estimated", "guarded"):  # cancelled rows stay cancelled
-            guarded = self._still_cancelled(guarded)
+        # Only an amendment sends the failed again; cancelled rows stay cancelled.
+        failed_too = action != "amended" or bool(held)
+        guarded = self._already_sent(messages, failed_too) if left else messages
+        guarded = self._still_cancelled(guarded)
         if guard:
             guarded = self._guard(guarded)
         if action == "amended" and not held:
@@ -569,22 +580,30 @@ class Outbox:
         )
         return plan_diff, diff.height > real.height
 
-    def _already_sent(self, messages: pl.DataFrame) -> pl.DataFrame:
+    def _already_sent(self, messages: pl.DataFrame, failed_too: bool) -> pl.DataFrame:
         """Rows whose number this campaign may have reached: submitted, unknown, in
-        flight, or in a request marked for resending (which reports may yet prove sent)."""
-        sent = self._frame(
+        flight, or in a request marked for resending (which reports may yet prove sent);
+        with ``failed_too``, also those whose message failed."""
+        done = self._frame(
             """
-            select dstno from messages where campaign = $c and state in ('submitted', 'unknown')
-            union
-            select m.dstno from ic_messages m
+            select dstno, state = 'failed' as failed from messages
+            where campaign = $c and state in ('submitted', 'unknown', 'failed')
+            union all
+            select m.dstno, false from ic_messages m
             join ic_chunk_state s on s.campaign = m.campaign and s.chunk = m.chunk
             where m.campaign = $c and s.state = 'resend'
             """,
             {"c": self.campaign},
-        )["dstno"]
-        hit = pl.col("problem").is_null() & pl.col("dstno").is_in(sent.implode())
+        )
+        sent = done.filter(~pl.col("failed"))["dstno"]
+        failed = done.filter(pl.col("failed"))["dstno"] if failed_too else sent.clear()
+        open_row = pl.col("problem").is_null()
         return messages.with_columns(
-            problem=pl.when(hit).then(pl.lit(ALREADY_SENT)).otherwise("problem")
+            problem=pl.when(open_row & pl.col("dstno").is_in(sent.implode()))
+            .then(pl.lit(ALREADY_SENT))
+            .when(open_row & pl.col("dstno").is_in(failed.implode()))
+            .then(pl.lit(FAILED_BEFORE))
+            .otherwise("problem")
         )
 
     def _repeats_held(self, version: int) -> int:
@@ -597,18 +616,28 @@ class Outbox:
             )
         )
 
-    def _new_repeats(self) -> int:
-        """Rows still to send that the repeat guard would skip now."""
+    def _guard_changed(self, version: int) -> int:
+        """Rows whose repeat guard differs now: still to send but a repeat now, or held
+        back because another campaign was sending them and it no longer is."""
         pending = self._frame(
             """
             select m.row, m.dstno, m.msg, null::varchar as problem from ic_messages m
-            join ic_chunks c on c.campaign = m.campaign and c.chunk = m.chunk
             left join ic_chunk_state s on s.campaign = m.campaign and s.chunk = m.chunk
-            where m.campaign = ? and coalesce(s.state, 'planned') = 'planned'
+            where m.campaign = ? and m.chunk is not null
+              and coalesce(s.state, 'planned') = 'planned'
             """,
             [self.campaign],
         )
-        return int(self._guard(pending)["problem"].is_not_null().sum())
+        held = self._frame(
+            """
+            select row, dstno, msg, null::varchar as problem from ic_messages
+            where campaign = ? and version = ? and starts_with(problem, 'being sent by')
+            """,
+            [self.campaign, version],
+        )
+        now_repeats = int(self._guard(pending)["problem"].is_not_null().sum())
+        released = int(self._guard(held)["problem"].is_null().sum())
+        return now_repeats + released
 
     def _still_cancelled(self, messages: pl.DataFrame) -> pl.DataFrame:
         """Rows whose number's message was cancelled stay cancelled."""
@@ -624,9 +653,11 @@ class Outbox:
     def _busy(self) -> list[str]:
         """The other campaigns being sent now (their planned rows are about to go out)."""
         with self._shared.lock:
-            here = set(self._shared.sending)
-        rows = self.con.execute("select pid, thread, host, since, campaign from ic_leases")
-        elsewhere = {r[4] for r in rows.fetchall() if not _stale(Holder(*r[:4]))}
+            here = {c for c, held in self._shared.sending.items() if held.doing == "send"}
+        rows = self.con.execute(
+            "select pid, thread, host, since, doing, campaign from ic_leases where doing = 'send'"
+        ).fetchall()
+        elsewhere = {r[5] for r in rows if not _stale(Holder(*r[:5]))}
         return sorted((here | elsewhere) - {self.campaign})
 
     def _guard(self, messages: pl.DataFrame) -> pl.DataFrame:
@@ -644,17 +675,19 @@ class Outbox:
                     join ic_campaigns c on c.campaign = m.campaign and c.kind = 'campaign'
                     where m.campaign <> $c
                 ),
-                sent as (
-                    select s.new_row, v.campaign, v.state = 'planned' as sending,
+                sent as (  -- possibly sent (a request marked for resending too), or going now
+                    select s.new_row, v.campaign,
+                           v.state = 'planned' and k.state is distinct from 'resend' as sending,
                            coalesce(v.submitted_at, a.sent_at, now()) as sent_at
                     from same s
                     join messages v on v.campaign = s.campaign and v.chunk = s.chunk
                      and v.row = s.row
+                    left join ic_chunk_state k on k.campaign = s.campaign and k.chunk = s.chunk
                     left join (
                         select campaign, chunk, max(recorded_at) as sent_at from ic_sends
                         where kind = 'state' and state = 'in_flight' group by all
                     ) a on a.campaign = s.campaign and a.chunk = s.chunk
-                    where v.state in ('submitted', 'unknown')
+                    where v.state in ('submitted', 'unknown') or k.state = 'resend'
                        or (v.state = 'planned' and list_contains($busy, v.campaign))
                 )
                 select new_row as row, arg_max(campaign, sent_at) as earlier,
@@ -735,8 +768,11 @@ class Outbox:
             int(sendable["credits"].sum() or 0),
         ]
         # Chunks marked for resending stay: their numbers are skipped in the new
-        # version, and reports may yet prove they went out.
-        superseded = self.chunks(("planned",))["chunk"].to_list() if prepared.version > 1 else []
+        # version, and reports may yet prove they went out. Cancelled ones carry
+        # over as the new version's cancelled rows.
+        superseded = (
+            self.chunks(("planned", "cancelled"))["chunk"].to_list() if prepared.version > 1 else []
+        )
         con = self.con
         try:
             con.begin()

@@ -733,13 +733,14 @@ def outlook(
     record, messages = plan_of(camp, store)
     box = store.outbox(record.campaign)
     prepared = box.prepare(record, messages, amend=amend, allow_repeats=allow_repeats)
-    if prepared.action == "same":
-        pending = box.chunks(("planned", "resend"))
-        n, credits = pending["messages"].sum(), pending["credits_estimated"].sum()
-    else:
+    # A new version supersedes the planned chunks, not those marked for resending.
+    pending = box.chunks(("planned", "resend") if prepared.action == "same" else ("resend",))
+    n, credits = int(pending["messages"].sum()), int(pending["credits_estimated"].sum())
+    if prepared.action != "same":
         sendable = prepared.messages.filter(pl.col("problem").is_null())
-        n, credits = sendable.height, sendable["credits"].sum()
-    return Outlook(int(n or 0), int(credits or 0), prepared.action, prepared.notes)
+        n += sendable.height
+        credits += int(sendable["credits"].fill_null(0).sum())
+    return Outlook(n, credits, prepared.action, prepared.notes)
 
 
 def _test_messages(camp: Campaign, test_numbers: Sequence[str]) -> pl.DataFrame:
@@ -817,7 +818,8 @@ def _dry_run(
         notes.append("The campaign is in the store: these are the requests still to send.")
     else:
         planned, chunks = chunk_plan(prepared.messages, first=prepared.first_chunk)
-        pending = _new_chunks(record, planned, chunks)
+        resend = [c for c in box.to_send() if c.state == "resend"]  # not superseded
+        pending = resend + _new_chunks(record, planned, chunks)
         sendable = int(planned["problem"].is_null().sum())
         states = {"planned": sendable, "skipped": planned.height - sendable}
     payloads = [

@@ -35,7 +35,7 @@ import duckdb
 import polars as pl
 
 from .errors import StoreError
-from .outbox import Holder, Outbox
+from .outbox import Holder, Outbox, database_opened
 
 if TYPE_CHECKING:
     from .dlr import ImportReport
@@ -170,7 +170,8 @@ MIGRATIONS: tuple[str, ...] = (
         pid integer not null,
         thread varchar not null,
         host varchar not null,
-        since timestamptz not null
+        since timestamptz not null,
+        doing varchar not null            -- send, cancel, resolve
     );
     -- This database's identity: Store objects on the same database share it.
     create table ic_store (id varchar not null, views varchar);
@@ -235,9 +236,12 @@ create or replace view messages as
     left join ic_latest_result r
       on r.campaign = m.campaign and r.chunk = m.chunk and r.row = m.row
     left join ic_dlr_current d on d.trx_id = r.sms_id
-    where (m.version = c.version and m.problem is distinct from 'already sent in this campaign')
+    where (m.version = c.version
+           and m.problem is distinct from 'already sent in this campaign'
+           and m.problem is distinct from 'failed in this campaign')
        or (m.version < c.version
-           and (r.code is not null or s.state in ('in_flight', 'unknown', 'settled', 'resend')));
+           and (r.code is not null
+                or s.state in ('in_flight', 'unknown', 'settled', 'resend', 'cancelled')));
 
 create or replace view dlr_events as
     select e.msisdn, e.trx_id, e.dn_status,
@@ -314,6 +318,8 @@ class Store:
             self._start(_connect(self.path), owned=True)
         with _OPENING:
             self._db_id = self._migrate()
+        # Another process may have written the file since this one last had it.
+        database_opened(self._db_id)
 
     def _start(self, con: duckdb.DuckDBPyConnection, *, owned: bool) -> None:
         self._root, self._owned = con, owned
@@ -514,12 +520,15 @@ class Store:
         from .dlr import ImportReport, read_sources
 
         started = time.perf_counter()
-        offsets = {
-            str(src): (int(size), int(lines))
-            for src, size, lines in self._con.execute(
+        try:
+            read_before = self._con.execute(
                 "select source, bytes, lines from ic_dlr_offsets"
             ).fetchall()
-        }
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"Cannot import into the store {self.path}: {_first_line(exc)}"
+            ) from None
+        offsets = {str(src): (int(size), int(lines)) for src, size, lines in read_before}
         parsed = read_sources(source, offsets=offsets, time_zone=time_zone)
         con, now = self._con, _now()
         taken = pl.DataFrame(

@@ -19,7 +19,7 @@ import polars as pl
 import pytest
 
 import isms_campaigns as ic
-from isms_campaigns.send import send_campaign
+from isms_campaigns.send import Sender, send_campaign
 from isms_campaigns.simulator import Account, Simulator
 
 from .send_worker import contacts as numbered_contacts
@@ -40,13 +40,14 @@ def people(n: int, start: int = 0) -> pl.DataFrame:
     )
 
 
-def per_number(sim: Simulator) -> Counter[str]:
-    return Counter(e.dstno for e in sim.ledger)
+def per_number(sim: Simulator, text: str = "") -> Counter[str]:
+    return Counter(e.dstno for e in sim.ledger if e.msg.startswith(text))
 
 
-def assert_exactly_once(sim: Simulator, contacts: pl.DataFrame) -> None:
-    """Every number of ``contacts`` got exactly one message: no double, no loss."""
-    counts = per_number(sim)
+def assert_exactly_once(sim: Simulator, contacts: pl.DataFrame, text: str = "") -> None:
+    """Every number of ``contacts`` got exactly one message (starting with ``text``):
+    no double, no loss."""
+    counts = per_number(sim, text)
     expected = {"60" + p[1:] for p in contacts["phone"]}
     assert set(counts) == expected, f"lost: {len(expected - set(counts))}"
     assert max(counts.values()) == 1, f"doubles: {sum(n > 1 for n in counts.values())}"
@@ -604,3 +605,134 @@ def test_a_copied_store_file_keeps_its_own_send_log_order(tmp_path: Path) -> Non
     camp.send(gateway(sim), original, progress=False)
     camp.send(gateway(sim), original, progress=False)  # must send nothing more
     assert len(sim.ledger) - before == 5 + 100  # y's 5, x resent once
+
+
+# -- found by trying it as users do ----------------------------------------------------
+
+
+def test_a_store_reopened_after_another_process_wrote_keeps_the_log_order(tmp_path: Path) -> None:
+    sim, path = Simulator(hosts=1), tmp_path / "s.duckdb"
+    contacts = people(100)
+    camp = ic.Campaign("a", contacts, template="Hi %name%")
+    store = ic.Store(path)
+    sim.set_fault(0, "drop-before")  # never reached the gateway: unknown, then resent
+    camp.send(gateway(sim), store, progress=False, check_balance=False)
+    sim.set_fault(0, "ok")
+    store.close()
+    with sim.serve() as urls:  # another process writes: a send and a resolve
+        env = {**os.environ, "ISMS_USERNAME": "demo", "ISMS_PASSWORD": "demo"}
+        other = people(300, 5_000).with_columns(pl.lit("x").alias("ref"))
+        other.write_csv(tmp_path / "b.csv")
+        cli = [sys.executable, "-m", "isms_campaigns.cli"]
+        send_b = ["send", str(tmp_path / "b.csv"), "--template", "Yo", "--campaign", "b"]
+        common = ["--store", str(path)]
+        for args in (
+            [*send_b, *common, "--hosts", *urls, "--yes"],
+            ["resolve", "a", *common, "--resend", "--yes"],
+        ):
+            done = subprocess.run([*cli, *args], env=env, capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+    store = ic.Store(path)
+    for _ in range(3):
+        camp.send(gateway(sim), store, progress=False)
+    assert_exactly_once(sim, contacts, "Hi")
+
+
+def test_the_repeat_guard_counts_a_request_marked_for_resending() -> None:
+    sim, store = Simulator(hosts=1), ic.Store()
+    contacts = people(100)
+    a = ic.Campaign("a", contacts, template="Hi %name%")
+    sim.set_fault(0, "drop-after")
+    a.send(gateway(sim), store, progress=False, check_balance=False, concurrency=1)
+    sim.set_fault(0, "ok")
+    store.resolve_unknown("a", resend=True)
+    b = ic.Campaign("b", contacts, template="Hi %name%")
+    report = b.send(gateway(sim), store, progress=False)
+    assert report.requests == 0  # a's requests may have gone out: b does not repeat them
+    assert report.states == {"skipped": 100}
+
+
+def test_cancelled_stays_cancelled_through_allow_repeats_and_amend() -> None:
+    sim, store = Simulator(accounts=[Account(balance=50)]), ic.Store()
+    contacts = people(300)
+    camp = ic.Campaign("b", contacts, template="Hi %name%")
+    camp.send(gateway(sim), store, progress=False, check_balance=False, concurrency=1)
+    store.cancel("b")
+    sim.accounts["demo"].balance = 10_000
+    assert camp.send(gateway(sim), store, progress=False, allow_repeats=True).requests == 0
+    more = ic.Campaign("b", pl.concat([contacts, people(1, 900)]), template="Hi %name%")
+    report = more.send(gateway(sim), store, progress=False, amend=True)
+    assert report.submitted_now == 1
+    counts = store.sql("select state, count(*) from messages group by 1 order by 1").rows()
+    assert counts == [("cancelled", 250), ("submitted", 51)]
+
+
+def test_a_hold_for_a_campaign_that_then_stopped_is_released_at_resume() -> None:
+    sim, store = slow(Simulator(), 0.02), ic.Store()
+    contacts = people(1_000)
+    a = ic.Campaign("a", contacts, template="Hi %name%")
+    senders: list[Sender] = []
+    runner = threading.Thread(
+        target=lambda: send_campaign(
+            a, gateway(sim), store, progress=False, concurrency=1, on_start=senders.append
+        )
+    )
+    runner.start()
+    deadline = time.monotonic() + 10
+    while len(sim.ledger) < 100:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    b = ic.Campaign("b", contacts, template="Hi %name%")
+    held = b.send(gateway(sim), store, progress=False)  # a is sending them right now
+    assert held.requests == 0 and held.states == {"skipped": 1_000}
+    senders[0].stop()  # a stops early, and what it did not send is cancelled
+    runner.join()
+    store.cancel("a")
+    sent_by_a = len(sim.ledger)
+    assert sent_by_a < 1_000
+    report = b.send(gateway(sim), store, progress=False)
+    assert report.submitted_now == 1_000 - sent_by_a
+    assert_exactly_once(sim, contacts)
+
+
+def test_estimates_count_requests_marked_for_resending_after_a_plan_change() -> None:
+    sim, store = Simulator(hosts=1), ic.Store()
+    contacts = people(100)
+    sim.set_fault(0, "drop-before")
+    camp = ic.Campaign("a", contacts, template="Hi %name%")
+    camp.send(gateway(sim), store, progress=False, check_balance=False, concurrency=1)
+    sim.set_fault(0, "ok")
+    assert store.resolve_unknown("a", resend=True)["settled_as"].to_list() == ["resend"] * 2
+    more = ic.Campaign("a", pl.concat([contacts, people(5, 800)]), template="Hi %name%")
+    from isms_campaigns.send import outlook
+
+    ahead = outlook(more, store, amend=True)
+    dry = more.send(gateway(sim), store, dry_run=True, amend=True)
+    report = more.send(gateway(sim), store, progress=False, amend=True)
+    assert ahead.messages == sum(len(p["messages"]) for p in dry.payloads) == 105
+    assert report.submitted_now == 105
+    assert_exactly_once(sim, pl.concat([contacts, people(5, 800)]))
+
+
+def test_a_new_estimate_does_not_resend_the_failed() -> None:
+    sim, store = Simulator(content_refusal="request"), ic.Store()
+    words = pl.Series(["casino"] * 50 + ["games"] * 150)
+    contacts = people(200).with_columns(what=words)
+    camp = ic.Campaign("a", contacts, template="Hi %what%")
+    assert camp.send(gateway(sim), store, progress=False).states == {
+        "failed": 50,
+        "submitted": 150,
+    }
+    pricier = ic.Campaign(
+        "a", contacts, template="Hi %what%", billing=ic.BillingRule(rates={60: 2})
+    )
+    report = pricier.send(gateway(sim), store, progress=False)
+    assert report.requests == 0 and report.states == {"failed": 50, "submitted": 150}
+
+
+def test_import_on_a_closed_store_is_a_store_error() -> None:
+    store = ic.Store()
+    store.close()
+    frame = pl.DataFrame({"msisdn": ["60123"], "trx_id": ["1"], "dn_status": ["DELIVERED"]})
+    with pytest.raises(ic.StoreError):
+        store.import_dlr(frame)
