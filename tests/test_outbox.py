@@ -53,6 +53,15 @@ def assert_exactly_once(sim: Simulator, contacts: pl.DataFrame, text: str = "") 
     assert max(counts.values()) == 1, f"doubles: {sum(n > 1 for n in counts.values())}"
 
 
+def cancelled_after(sent: int, camp: ic.Campaign) -> tuple[Simulator, ic.Store]:
+    """``camp`` sent until the credits ran out after ``sent`` messages, the rest cancelled."""
+    sim, store = Simulator(accounts=[Account(balance=sent)]), ic.Store()
+    camp.send(gateway(sim), store, progress=False, check_balance=False, concurrency=1)
+    store.cancel(camp.name)
+    sim.accounts["demo"].balance = 10_000
+    return sim, store
+
+
 def slow(sim: Simulator, latency: float = 0.02) -> Simulator:
     for host in sim.hosts:
         sim.set_fault(host, "ok", latency=latency)
@@ -476,12 +485,8 @@ def test_allow_repeats_later_lifts_the_guard_of_a_stored_plan() -> None:
 
 
 def test_a_new_estimate_does_not_bring_cancelled_messages_back() -> None:
-    sim, store = Simulator(accounts=[Account(balance=50)]), ic.Store()
     contacts = people(150)
-    camp = ic.Campaign("promo", contacts, template="Hi %name%")
-    camp.send(gateway(sim), store, progress=False, check_balance=False, concurrency=1)
-    store.cancel("promo")
-    sim.accounts["demo"].balance = 1_000
+    sim, store = cancelled_after(50, ic.Campaign("promo", contacts, template="Hi %name%"))
     pricier = ic.Campaign(
         "promo", contacts, template="Hi %name%", billing=ic.BillingRule(rates={60: 2})
     )
@@ -653,12 +658,9 @@ def test_the_repeat_guard_counts_a_request_marked_for_resending() -> None:
 
 
 def test_cancelled_stays_cancelled_through_allow_repeats_and_amend() -> None:
-    sim, store = Simulator(accounts=[Account(balance=50)]), ic.Store()
     contacts = people(300)
     camp = ic.Campaign("b", contacts, template="Hi %name%")
-    camp.send(gateway(sim), store, progress=False, check_balance=False, concurrency=1)
-    store.cancel("b")
-    sim.accounts["demo"].balance = 10_000
+    sim, store = cancelled_after(50, camp)
     assert camp.send(gateway(sim), store, progress=False, allow_repeats=True).requests == 0
     more = ic.Campaign("b", pl.concat([contacts, people(1, 900)]), template="Hi %name%")
     report = more.send(gateway(sim), store, progress=False, amend=True)
