@@ -32,7 +32,7 @@ FIRST_ID = 1_143_007_207
 
 def setup_store(path: Path, messages: int) -> None:
     with ic.Store(path) as store:
-        con = store._con  # setup only: the benchmark times the import, not this
+        con = store.connection  # setup only: the benchmark times the import, not this
         con.execute(
             """
             insert into ic_campaigns (campaign, kind, created_at, rows, sendable,
