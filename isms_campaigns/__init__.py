@@ -8,7 +8,8 @@
 import importlib
 from importlib.metadata import PackageNotFoundError, version
 
-from . import gateway, plots
+from . import analytics, gateway, plots
+from .analytics import ReportError, delivery_summary
 from .campaign import Campaign
 from .contacts import read_contacts
 from .encoding import SMART_ASCII, BillingRule, read_rate_card
@@ -26,7 +27,7 @@ from .gateway.client import Gateway
 from .numbers import normalise_numbers
 from .receiver import Receiver
 from .render import parse_template
-from .report import ReportError, delivery_summary, write_report
+from .report import write_report
 from .send import SendReport
 from .store import Store
 
@@ -60,6 +61,7 @@ __all__ = [
     "StoreError",
     "TemplateError",
     "__version__",
+    "analytics",
     "delivery_summary",
     "gateway",
     "normalise_numbers",

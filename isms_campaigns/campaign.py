@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from ._html import STYLE, campaign_cards, cards_html, table, unicode_table
 from .contacts import as_text_numbers, read_contacts, read_numbers
 from .encoding import (
     SMART_ASCII,
@@ -455,59 +456,14 @@ def _format_send_later(when: datetime | str | None) -> str | None:
 # HTML
 # --------------------------------------------------------------------------
 
-_STYLE = (
-    "<style>.icamp{font-family:system-ui,sans-serif;font-size:13px;line-height:1.4}"
-    ".icamp h3{margin:4px 0 8px}.icamp table{border-collapse:collapse;margin:4px 12px 10px 0}"
-    ".icamp td,.icamp th{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left;"
-    "vertical-align:top}"
-    ".icamp td.n{text-align:right;font-variant-numeric:tabular-nums}"
-    ".icamp .big{font-size:20px;font-weight:600}.icamp .cards{display:flex;gap:18px;flex-wrap:wrap}"
-    ".icamp .note{color:#8a5300}.icamp .flex{display:flex;flex-wrap:wrap;gap:8px}"
-    ".icamp .msg{white-space:pre-wrap;max-width:520px}</style>"
-)
-
-
-def _table(headers: list[str], rows: list[tuple[Any, ...]]) -> str:
-    def cell(v: Any) -> str:
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return f'<td class="n">{v:,}</td>'
-        return f"<td>{html.escape('' if v is None else str(v))}</td>"
-
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _cards(camp: Campaign) -> list[tuple[str, str]]:
-    """The headline figures of a plan: (label, value)."""
-    m, ok = camp.messages, camp.sendable
-    cost = "" if camp.cost is None else f" · RM {camp.cost:,.2f}"
-    return [
-        ("recipients", f"{m.height:,}"),
-        ("sendable", f"{ok.height:,}"),
-        ("skipped", f"{m.height - ok.height:,}"),
-        ("credits", f"{camp.credits:,}{cost}"),
-    ]
-
-
-def _cards_html(cards: list[tuple[str, str]]) -> str:
-    """Big figures in a row: (label, value) each."""
-    shown = "".join(f'<div><div class="big">{v}</div>{html.escape(k)}</div>' for k, v in cards)
-    return f'<div class="cards">{shown}</div>'
-
-
-def _unicode_table(chars: pl.DataFrame) -> str:
-    """The first characters of :meth:`Campaign.unicode_characters`, as a table."""
-    return _table(["char", "rows", "ASCII twin"], [_shown(c) for c in chars.head(12).rows()])
-
 
 def _campaign_html(camp: Campaign) -> str:
     m = camp.messages
     ok = camp.sendable
     parts = [
-        _STYLE,
+        STYLE,
         f'<div class="icamp"><h3>Campaign {html.escape(camp.name)}</h3>',
-        _cards_html(_cards(camp)),
+        cards_html(campaign_cards(camp)),
     ]
     parts += [f'<p class="note">{html.escape(n)}</p>' for n in camp.notes]
 
@@ -522,18 +478,18 @@ def _campaign_html(camp: Campaign) -> str:
     parts.append('<div class="flex">')
     parts.append(
         "<div><b>Skipped, by reason</b>"
-        + (_table(["reason", "rows"], skipped.rows()) if skipped.height else "<p>none</p>")
+        + (table(["reason", "rows"], skipped.rows()) if skipped.height else "<p>none</p>")
         + "</div>"
     )
     type_names = {1: "1 ASCII", 2: "2 Unicode"}
     parts.append(
         "<div><b>Type mix</b>"
-        + _table(["type", "rows", "credits"], [(type_names[t], r, c) for t, r, c in types.rows()])
+        + table(["type", "rows", "credits"], [(type_names[t], r, c) for t, r, c in types.rows()])
         + "</div>"
     )
     parts.append(
         "<div><b>Credits per recipient</b>"
-        + _table(["credits", "recipients"], per_recipient.rows())
+        + table(["credits", "recipients"], per_recipient.rows())
         + "</div>"
     )
     chars = camp.unicode_characters()
@@ -542,18 +498,12 @@ def _campaign_html(camp: Campaign) -> str:
         fix = f"smart_ascii=True saves {saving:,} credits" if saving else ""
         parts.append(
             "<div><b>Characters that forced Unicode</b>"
-            + _unicode_table(chars)
+            + unicode_table(chars)
             + (f'<p class="note">{fix}</p>' if fix else "")
             + "</div>"
         )
     parts.append("</div>")
     preview = ok.head(5).select("dstno", "msg", "type", "credits").rows()
-    parts.append("<b>Preview</b>" + _table(["dstno", "message", "type", "credits"], preview))
+    parts.append("<b>Preview</b>" + table(["dstno", "message", "type", "credits"], preview))
     parts.append("</div>")
     return "".join(parts)
-
-
-def _shown(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    char, rows, twin = row
-    name = char if char.isprintable() and not char.isspace() else f"U+{ord(char):04X}"
-    return name, rows, twin

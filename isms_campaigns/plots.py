@@ -5,12 +5,16 @@
 >>> fig.layout.annotations[0].text.startswith("No data yet")
 True
 
-Every figure takes the store and ``campaigns`` (a name, a list, or None for
-every campaign except test sends) and has one look: the same template,
-fonts and a colour per status (:data:`COLOURS`). "Delivered" is what iSMS
-can report: the telco SMSC acknowledged the message (DELIVERED, ACCEPTED
-or SENT), and the titles say so. With nothing to show, a figure says why
-in an annotation instead of raising.
+Every figure comes two ways: from the store (``delivery_rate(store, by=…)``,
+taking ``campaigns``: a name, a list, or None for every campaign except test
+sends), or from a frame of :mod:`isms_campaigns.analytics` already at hand
+(``rate_figure(summary, by)``), so a page showing a table and its figure
+queries the store once. This module turns frames into figures and runs no
+query itself. Every figure has one look: the same template, fonts and a
+colour per status (:data:`COLOURS`). "Delivered" is what iSMS can report:
+the telco SMSC acknowledged the message (DELIVERED, ACCEPTED or SENT), and
+the titles say so. With nothing to show, a figure says why in an annotation
+instead of raising.
 """
 
 from __future__ import annotations
@@ -22,16 +26,14 @@ from typing import TYPE_CHECKING
 import plotly.graph_objects as go
 import polars as pl
 
-from .gateway.codes import CODES, describe
-from .report import (
-    CHOSEN,
+from .analytics import (
     DEFAULT_TIME_ZONE,
     DIMENSION_LABELS,
-    SECONDS_TO_DLR,
-    _dimensions,
-    _params,
-    _run,
+    check_dimensions,
     delivery_summary,
+    dlr_arrival_counts,
+    dlr_delays,
+    failure_reasons,
 )
 
 if TYPE_CHECKING:
@@ -44,11 +46,14 @@ __all__ = [
     "credits_figure",
     "delivery_rate",
     "dlr_arrivals",
+    "dlr_arrivals_figure",
     "failure_codes",
+    "failure_codes_figure",
     "rate_figure",
     "status_breakdown",
     "status_figure",
     "time_to_dlr",
+    "time_to_dlr_figure",
 ]
 
 # One colour per status class, the same in every figure.
@@ -137,7 +142,7 @@ def delivery_rate(
     time_zone: str = DEFAULT_TIME_ZONE,
 ) -> go.Figure:
     """Delivery rate by any dimension(s), with Wilson 95 % error bars and n under each bar."""
-    dims = _dimensions(by)
+    dims = check_dimensions(by)
     summary = delivery_summary(
         store, by=dims, campaigns=campaigns, since=since, until=until, time_zone=time_zone
     )
@@ -146,7 +151,7 @@ def delivery_rate(
 
 def rate_figure(summary: pl.DataFrame, by: str | Sequence[str]) -> go.Figure:
     """:func:`delivery_rate` from a ``delivery_summary(by=by)`` already at hand."""
-    dims = _dimensions(by)
+    dims = check_dimensions(by)
     label = " × ".join(DIMENSION_LABELS[d] for d in dims)
     title = f"Delivery rate by {label[0].lower()}{label[1:]}"
     summary = summary.filter(pl.col("submitted") > 0)
@@ -206,31 +211,12 @@ def rate_figure(summary: pl.DataFrame, by: str | Sequence[str]) -> go.Figure:
 
 def time_to_dlr(store: Store, campaigns: str | Sequence[str] | None = None) -> go.Figure:
     """CDF of the time from submission to the final delivery report, per campaign."""
+    return time_to_dlr_figure(dlr_delays(store, campaigns=campaigns))
+
+
+def time_to_dlr_figure(steps: pl.DataFrame) -> go.Figure:
+    """:func:`time_to_dlr` from a :func:`~isms_campaigns.analytics.dlr_delays` frame."""
     title = "Time from submission to the final delivery report"
-    params = _params(store, campaigns, None, None, DEFAULT_TIME_ZONE)
-    steps = _run(
-        store,
-        f"""
-        with chosen as ({CHOSEN}),
-        m as (
-            select m.campaign, m.state, c.created_at, {SECONDS_TO_DLR} as seconds
-            from messages m join chosen c on c.campaign = m.campaign
-        ),
-        totals as (
-            select campaign, count(*) filter (where state = 'submitted') as submitted,
-                   min(created_at) as created_at
-            from m group by campaign
-        )
-        select m.campaign, m.seconds, t.submitted,
-               sum(count(*)) over (partition by m.campaign order by m.seconds)
-                   / t.submitted as share
-        from m join totals t on t.campaign = m.campaign
-        where m.seconds is not null
-        group by m.campaign, m.seconds, t.submitted, t.created_at
-        order by t.created_at, m.campaign, m.seconds
-        """,
-        params,
-    )
     if steps.is_empty():
         return _no_data(title, "no final delivery reports imported")
     longest = float(steps.select(pl.col("seconds").max()).item())
@@ -273,8 +259,7 @@ def time_to_dlr(store: Store, campaigns: str | Sequence[str] | None = None) -> g
     return fig
 
 
-# Bucket widths (seconds) for DLR arrivals: the smallest giving <= 150 bars.
-_BUCKETS = (1, 5, 10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400)
+# How a bucket width of DLR arrivals is said ("one bar per minute").
 _BUCKET_NAMES = {1: "second", 60: "minute", 3600: "hour", 86400: "day", 7 * 86400: "week"}
 
 
@@ -290,33 +275,19 @@ def dlr_arrivals(
     an event without a time of its own is placed at its import time.
     Reports matching no message of the chosen campaigns are left out.
     """
-    title = "Delivery reports received over time"
-    params = _params(store, campaigns, None, None, time_zone)
-    events = f"""
-        with chosen as ({CHOSEN})
-        select timezone($tz, coalesce(e.event_at, e.imported_at)) as reported,
-               case e.dlr_class when 'failed' then 'undelivered'
-                                when 'unknown' then 'other_dlr' else e.dlr_class end as class
-        from dlr_events e join chosen c on c.campaign = e.campaign
+    counts = dlr_arrival_counts(store, campaigns=campaigns, time_zone=time_zone)
+    return dlr_arrivals_figure(counts, time_zone=time_zone)
+
+
+def dlr_arrivals_figure(counts: pl.DataFrame, time_zone: str = DEFAULT_TIME_ZONE) -> go.Figure:
+    """:func:`dlr_arrivals` from a :func:`~isms_campaigns.analytics.dlr_arrival_counts` frame.
+
+    ``time_zone``: the one the counts were made in (it names the time axis).
     """
-    span = _run(
-        store,
-        f"select min(reported) as first, max(reported) as last from ({events})",
-        params,
-    )
-    first, last = span.row(0)
-    if first is None:
+    title = "Delivery reports received over time"
+    if counts.is_empty():
         return _no_data(title, "no delivery reports imported")
-    seconds = (last - first).total_seconds()
-    bucket = next((b for b in _BUCKETS if seconds / b <= 150), _BUCKETS[-1])
-    counts = _run(
-        store,
-        f"""
-        select time_bucket(to_seconds($bucket), reported) as bucket, class, count(*) as events
-        from ({events}) group by all order by bucket
-        """,
-        {**params, "bucket": bucket},
-    )
+    bucket = int(counts["bucket_seconds"][0])
     fig = go.Figure()
     for key in ("delivered", "undelivered", "pending", "other_dlr"):
         part = counts.filter(pl.col("class") == key)
@@ -387,59 +358,18 @@ def credits_figure(summary: pl.DataFrame) -> go.Figure:
 
 def failure_codes(store: Store, campaigns: str | Sequence[str] | None = None) -> go.Figure:
     """Why messages failed, ranked: gateway codes and undelivered or odd delivery reports."""
+    return failure_codes_figure(failure_reasons(store, campaigns=campaigns))
+
+
+def failure_codes_figure(reasons: pl.DataFrame) -> go.Figure:
+    """:func:`failure_codes` from a :func:`~isms_campaigns.analytics.failure_reasons` frame."""
     title = "Why messages failed, ranked"
-    params = _params(store, campaigns, None, None, DEFAULT_TIME_ZONE)
-    reasons = _run(
-        store,
-        f"""
-        with chosen as ({CHOSEN}),
-        m as (select m.* from messages m join chosen c on c.campaign = m.campaign)
-        select 'gateway' as source, code, null::varchar as dlr_status, count(*) as messages
-        from m where state = 'failed' group by code
-        union all
-        select 'dlr', null, dlr_status, count(*)
-        from m where state = 'submitted' and dlr_class in ('failed', 'unknown')
-        group by dlr_status
-        order by messages desc, code, dlr_status
-        """,
-        params,
-    )
     if reasons.is_empty():
         return _no_data(title, "no message was rejected or reported undelivered")
-    # 0 is not an iSMS code: its description is the one for any unlisted code.
-    unlisted = describe(0)
-    table = pl.DataFrame(
-        {
-            "code": list(CODES),
-            "meaning": [c.meaning for c in CODES.values()],
-            "what_to_do": [c.what_to_do for c in CODES.values()],
-        },
-        schema_overrides={"code": reasons.schema["code"]},
-    )
-    dlr_meaning = (
-        pl.when(pl.col("dlr_status") == "UNDELIVERED")
-        .then(pl.lit("the telco reported it was not delivered"))
-        .otherwise(pl.lit("a delivery-report word outside the spec, kept as reported"))
-    )
-    shown = (
-        reasons.join(table, on="code", how="left")
-        .with_columns(
-            meaning=pl.coalesce("meaning", pl.lit(unlisted.meaning)),
-            what_to_do=pl.coalesce("what_to_do", pl.lit(unlisted.what_to_do)),
-        )
-        .with_columns(
-            label=pl.when(pl.col("source") == "gateway")
-            .then(pl.format("{} · {}", pl.col("code"), pl.col("meaning")))
-            .otherwise(pl.format("DLR {} · {}", pl.col("dlr_status"), dlr_meaning)),
-            what_to_do=pl.when(pl.col("source") == "gateway")
-            .then(pl.col("what_to_do"))
-            .otherwise(
-                pl.lit(
-                    "The number may be inactive, switched off or barred; "
-                    "iSMS support can ask the telco why."
-                )
-            ),
-        )
+    shown = reasons.with_columns(
+        label=pl.when(pl.col("source") == "gateway")
+        .then(pl.format("{} · {}", pl.col("code"), pl.col("meaning")))
+        .otherwise(pl.format("DLR {} · {}", pl.col("dlr_status"), pl.col("meaning")))
     )
     fig = go.Figure()
     for source, name, colour in (

@@ -40,6 +40,28 @@ from .outbox import Holder, Outbox, database_opened
 if TYPE_CHECKING:
     from .dlr import ImportReport
 
+# The class of a DLR word: DELIVERED, ACCEPTED and SENT all mean "the telco
+# SMSC acknowledged it".
+DLR_CLASS = """
+    case when {0} in ('DELIVERED', 'ACCEPTED', 'SENT') then 'delivered'
+         when {0} = 'UNDELIVERED' then 'failed'
+         when {0} = 'PENDING' then 'pending'
+         else 'unknown' end"""
+
+# A message's delivery status from its events: a final one never goes back to
+# PENDING; among finals the latest wins; ties by status, so the order events
+# arrive in never matters. ``{where}`` narrows the events (an import: its trx_ids).
+DLR_STATE = f"""
+    select trx_id, dn_status, {DLR_CLASS.format("dn_status")} as dlr_class, event_at from (
+        select trx_id, dn_status, event_at,
+               row_number() over (
+                   partition by trx_id
+                   order by (dn_status <> 'PENDING') desc, event_at desc nulls last,
+                            dn_status desc
+               ) as pick
+        from ic_dlr_events {{where}}
+    ) where pick = 1"""
+
 # Each migration takes the schema from version i to i + 1. Never edit one
 # that has shipped: add the next.
 MIGRATIONS: tuple[str, ...] = (
@@ -177,6 +199,17 @@ MIGRATIONS: tuple[str, ...] = (
     create table ic_store (id varchar not null, views varchar);
     insert into ic_store values (uuid()::varchar, null);
     """,
+    f"""
+    -- Each trx_id's current delivery status, kept by every import (for the
+    -- trx_ids it brings) so reads need not rank every event ever imported.
+    create table ic_dlr_state (
+        trx_id varchar not null,
+        dn_status varchar not null,
+        dlr_class varchar not null,
+        event_at timestamptz
+    );
+    insert into ic_dlr_state {DLR_STATE.format(where="")};
+    """,
 )
 
 # Views are not data: they are replaced on every open, so they always match
@@ -192,27 +225,10 @@ create or replace view ic_latest_result as
     from ic_sends where kind = 'result'
     group by campaign, chunk, row;
 
--- The class of a DLR word: DELIVERED, ACCEPTED and SENT all mean "the telco
--- SMSC acknowledged it".
-create or replace macro ic_dlr_class(status) as
-    case when status in ('DELIVERED', 'ACCEPTED', 'SENT') then 'delivered'
-         when status = 'UNDELIVERED' then 'failed'
-         when status = 'PENDING' then 'pending'
-         else 'unknown' end;
+create or replace macro ic_dlr_class(status) as {dlr_class};
 
 create or replace view ic_dlr_current as
-    -- A message's status: a final one never goes back to PENDING; among
-    -- finals the latest wins; ties by status, so arrival order never matters.
-    select trx_id, dn_status, dlr_class, event_at from (
-        select trx_id, dn_status, event_at,
-               ic_dlr_class(dn_status) as dlr_class,
-               row_number() over (
-                   partition by trx_id
-                   order by (dn_status <> 'PENDING') desc, event_at desc nulls last,
-                            dn_status desc
-               ) as pick
-        from ic_dlr_events
-    ) where pick = 1;
+    select trx_id, dn_status, dlr_class, event_at from ic_dlr_state;
 
 create or replace view messages as
     -- Every row of the campaign's current plan version, and the rows of older
@@ -296,6 +312,7 @@ create or replace view campaigns as
 # Opening a database sets up its schema and views: one opening at a time in
 # this process, so two threads opening one file never race on its catalog.
 _OPENING = threading.Lock()
+VIEWS = VIEWS.replace("{dlr_class}", DLR_CLASS.format("status"))
 VIEWS_KEY = hashlib.sha256(VIEWS.encode()).hexdigest()[:16]
 
 
@@ -432,6 +449,25 @@ class Store:
         """Every campaign with its messages counted by state."""
         return self.sql("select * from campaigns order by created_at")
 
+    def rebuild(self) -> None:
+        """Recompute the current-state tables from the append-only logs, which are the truth.
+
+        Imports keep ``ic_dlr_state`` (each trx_id's current delivery status)
+        up to date as they go; this recomputes it from every event ever
+        imported, in one transaction.
+        """
+        con = self._con
+        try:
+            con.begin()
+            con.execute("delete from ic_dlr_state")
+            con.execute(f"insert into ic_dlr_state {DLR_STATE.format(where='')}")
+            con.commit()
+        except duckdb.Error as exc:
+            _rollback(con)
+            raise StoreError(
+                f"Could not rebuild the store {self.path}: {_first_line(exc)}"
+            ) from None
+
     def outbox(self, campaign: str) -> Outbox:
         """The send log of ``campaign`` (what the sender uses; see :mod:`.outbox`)."""
         return Outbox(self._con, self._db_id, campaign)
@@ -546,18 +582,26 @@ class Store:
                     from ic_incoming_dlr group by msisdn, trx_id, dn_status, event_at
                     """
                 )
-            (new,) = con.execute(
+            con.execute(
                 """
-                insert into ic_dlr_events
-                select b.msisdn, b.trx_id, b.dn_status, b.event_at, ?, b.source, b.line
-                from ic_dlr_batch b
+                create or replace temp table ic_dlr_new as
+                select b.* from ic_dlr_batch b
                 anti join ic_dlr_events e
                   on e.trx_id = b.trx_id and e.dn_status = b.dn_status
                  and e.msisdn is not distinct from b.msisdn
                  and e.event_at is not distinct from b.event_at
-                """,
+                """
+            )
+            (new,) = con.execute(
+                "insert into ic_dlr_events select msisdn, trx_id, dn_status, event_at, ?, "
+                "source, line from ic_dlr_new",
                 [now],
             ).fetchall()[0]  # an INSERT answers with the rows it added
+            # The current status of the trx_ids that got new events, and only those.
+            touched = "where trx_id in (select trx_id from ic_dlr_new)"
+            con.execute(f"delete from ic_dlr_state {touched}")
+            con.execute(f"insert into ic_dlr_state {DLR_STATE.format(where=touched)}")
+            con.execute("drop table ic_dlr_new")
             with _registered(con, "ic_incoming_offsets", taken):
                 con.execute(
                     "delete from ic_dlr_offsets where source in "

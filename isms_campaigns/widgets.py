@@ -41,20 +41,20 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import polars as pl
 
-from . import plots
-from .campaign import _STYLE, Campaign, _cards, _cards_html, _table, _unicode_table
-from .contacts import read_contacts
-from .errors import IsmsError, PlanError, TemplateError
-from .render import ISMS_TOKENS, resolve_token
-from .report import (
+from . import analytics, plots
+from ._html import STYLE, campaign_cards, cards_html, frame_table, table, unicode_table
+from .analytics import (
     DEFAULT_TIME_ZONE,
     DELIVERED_NOTE,
     DIMENSION_LABELS,
     DIMENSIONS,
-    _html_table,
-    _readable,
     delivery_summary,
+    readable_summary,
 )
+from .campaign import Campaign
+from .contacts import read_contacts
+from .errors import IsmsError, PlanError, TemplateError
+from .render import ISMS_TOKENS, resolve_token
 from .send import outlook, send_campaign
 from .store import Store
 
@@ -256,7 +256,7 @@ class Composer(widgets.VBox):  # type: ignore[misc]
 
         super().__init__(
             [
-                widgets.HTML(_STYLE + _EXTRA_STYLE),
+                widgets.HTML(STYLE + _EXTRA_STYLE),
                 widgets.HBox([self.name, self.sender_id, self.smart_ascii]),
                 self.template,
                 widgets.HBox(
@@ -361,8 +361,8 @@ class Composer(widgets.VBox):  # type: ignore[misc]
         if summary["cost_rm"].null_count() == summary.height:
             summary = summary.drop("cost_rm")
         self.stats.value = _div(
-            _cards_html(_cards(camp)),
-            _table(summary.columns, summary.rows()),
+            cards_html(campaign_cards(camp)),
+            table(summary.columns, summary.rows()),
         )
         self.histogram.value = _histogram(ok)
 
@@ -371,7 +371,7 @@ class Composer(widgets.VBox):  # type: ignore[misc]
         self.preview.value = _div(
             "<b>Preview</b>",
             '<div class="pre">',
-            _table(
+            table(
                 ["dstno", "message", "type", "length", "parts", "credits", "warning", "problem"],
                 preview.select(columns).rows(),
             ),
@@ -403,7 +403,7 @@ class Composer(widgets.VBox):  # type: ignore[misc]
             return
         self.unicode.value = _div(
             "<b>Characters that force Unicode</b>",
-            _unicode_table(chars),
+            unicode_table(chars),
             note,
         )
 
@@ -443,13 +443,13 @@ def _problems(messages: pl.DataFrame) -> str:
     problems, warnings = grouped("problem"), grouped("warning")
     parts = ["<b>Problems (rows not sent)</b>"]
     parts.append(
-        _table(["problem", "rows", "examples"], problems.head(20).rows())
+        table(["problem", "rows", "examples"], problems.head(20).rows())
         if problems.height
         else "<p>none</p>"
     )
     if warnings.height:
         parts.append("<b>Warnings (sent, not quite as written)</b>")
-        parts.append(_table(["warning", "rows", "examples"], warnings.head(10).rows()))
+        parts.append(table(["warning", "rows", "examples"], warnings.head(10).rows()))
     return _div(*parts)
 
 
@@ -527,7 +527,7 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
         self.balance_button.on_click(lambda _: self.refresh(read_balance=True))
         super().__init__(
             [
-                widgets.HTML(_STYLE + _EXTRA_STYLE),
+                widgets.HTML(STYLE + _EXTRA_STYLE),
                 self.estimate,
                 self.confirm,
                 widgets.HBox([self.send_button, self.stop_button, self.balance_button]),
@@ -600,7 +600,7 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
         skipped = camp.messages.height - camp.sendable.height
         self.estimate.value = _div(
             f"<h3>{verb} {esc(camp.name)}</h3>",
-            _cards_html(
+            cards_html(
                 [
                     ("messages to send", f"{messages:,}"),
                     (f"credits{cost}", f"{credits:,}"),
@@ -808,7 +808,7 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         self.import_button.on_click(lambda _: self.import_dlr())
         super().__init__(
             [
-                widgets.HTML(_STYLE + _EXTRA_STYLE),
+                widgets.HTML(STYLE + _EXTRA_STYLE),
                 widgets.HBox(
                     [
                         self.campaigns,
@@ -880,7 +880,7 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
             self._refresh.trigger()
 
     def _names(self) -> list[str]:
-        return list(self.store.campaigns()["campaign"])
+        return list(analytics.campaign_list(self.store)["campaign"])
 
     def _draw(self) -> None:
         names = list(self.campaigns.value) or None
@@ -896,23 +896,27 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         try:
             with _cursor(self.store) as store:  # this may run on the timer's thread
                 summary = delivery_summary(store, by=by, campaigns=names, **period)
-                per_campaign = delivery_summary(store, by="campaign", campaigns=names)
-                figures = {
-                    "status": plots.status_figure(per_campaign),
-                    "delivery_rate": plots.rate_figure(summary, by),
-                    "time_to_dlr": plots.time_to_dlr(store, campaigns=names),
-                    "dlr_arrivals": plots.dlr_arrivals(
-                        store, campaigns=names, time_zone=self.time_zone
-                    ),
-                    "credits": plots.credits_figure(per_campaign),
-                    "failure_codes": plots.failure_codes(store, campaigns=names),
-                }
+                if by == "campaign" and since is None and until is None:
+                    per_campaign = summary  # the same query: run it once
+                else:
+                    per_campaign = delivery_summary(store, by="campaign", campaigns=names)
+                delays = analytics.dlr_delays(store, names)
+                arrivals = analytics.dlr_arrival_counts(store, names, time_zone=self.time_zone)
+                reasons = analytics.failure_reasons(store, names)
+            figures = {
+                "status": plots.status_figure(per_campaign),
+                "delivery_rate": plots.rate_figure(summary, by),
+                "time_to_dlr": plots.time_to_dlr_figure(delays),
+                "dlr_arrivals": plots.dlr_arrivals_figure(arrivals, self.time_zone),
+                "credits": plots.credits_figure(per_campaign),
+                "failure_codes": plots.failure_codes_figure(reasons),
+            }
         except Exception as exc:  # shown; the last good figures stay
             self.status.value = _error(_unexpected(exc))
             return
         self.status.value = ""
         self.summary.value = _div(
-            _html_table(_readable(summary, by)),
+            frame_table(readable_summary(summary, by)),
             f'<p class="muted">{html.escape(DELIVERED_NOTE)}</p>',
         )
         for name, figure in figures.items():

@@ -5,7 +5,18 @@ import doctest
 import pytest
 
 import isms_campaigns as ic
-from isms_campaigns import campaign, dlr, encoding, numbers, plots, render, report, store
+from isms_campaigns import (
+    _html,
+    analytics,
+    campaign,
+    dlr,
+    encoding,
+    numbers,
+    plots,
+    render,
+    report,
+    store,
+)
 
 
 def test_all_is_complete() -> None:
@@ -20,7 +31,9 @@ def test_errors_share_one_root() -> None:
         assert issubclass(error, ic.IsmsError)
 
 
-@pytest.mark.parametrize("module", [campaign, dlr, encoding, numbers, plots, render, report, store])
+@pytest.mark.parametrize(
+    "module", [_html, analytics, campaign, dlr, encoding, numbers, plots, render, report, store]
+)
 def test_docstring_examples_run(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
     assert result.attempted > 0

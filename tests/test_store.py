@@ -10,6 +10,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import isms_campaigns as ic
 from isms_campaigns.simulator import Account, Simulator
@@ -178,3 +180,79 @@ def test_resolve_unknown_on_a_campaign_that_is_not_there_names_the_known_ones() 
     store, _ = sent_store()
     with pytest.raises(ic.StoreError, match="c1"):
         store.resolve_unknown("c2", resend=False)
+
+
+# -- current state kept on write ---------------------------------------------------
+
+STATUSES = ["PENDING", "DELIVERED", "UNDELIVERED", "ACCEPTED", "SENT", "EXPIRED"]
+
+
+def reference_status(
+    events: list[tuple[str, str, int | None]],
+) -> dict[str, tuple[str, int | None]]:
+    """The precedence rule, written plainly: per trx_id, a final status beats PENDING,
+    then the latest event_at (null oldest), then the greatest status word."""
+    best: dict[str, tuple[str, int | None]] = {}
+    for trx, status, at in events:
+        key = (status != "PENDING", at is not None, at or 0, status)
+        old = best.get(trx)
+        if old is None or key > (old[0] != "PENDING", old[1] is not None, old[1] or 0, old[0]):
+            best[trx] = (status, at)
+    return best
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    events=st.lists(
+        st.tuples(
+            st.sampled_from(["t1", "t2", "t3", "t4"]),
+            st.sampled_from(STATUSES),
+            st.one_of(st.none(), st.integers(0, 5)),
+        ),
+        max_size=30,
+    ),
+    batches=st.integers(1, 4),
+    seed=st.integers(0, 1000),
+)
+def test_the_kept_delivery_status_equals_a_rebuild_and_the_rule(
+    events: list[tuple[str, str, int | None]], batches: int, seed: int
+) -> None:
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    rng = random.Random(seed)
+    store = ic.Store()
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+
+    def frame(part: list[tuple[str, str, int | None]]) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "msisdn": ["60123456789"] * len(part),
+                "trx_id": [t for t, _, _ in part],
+                "dn_status": [s for _, s, _ in part],
+                "event_at": [None if a is None else start + timedelta(minutes=a) for *_, a in part],
+            },
+            schema={
+                "msisdn": pl.String,
+                "trx_id": pl.String,
+                "dn_status": pl.String,
+                "event_at": pl.Datetime("us", "UTC"),
+            },
+        )
+
+    shuffled = events + rng.sample(events, len(events) // 2)  # some arrive twice
+    rng.shuffle(shuffled)
+    size = max(1, len(shuffled) // batches)
+    for i in range(0, len(shuffled), size):
+        if shuffled[i : i + size]:
+            store.import_dlr(frame(shuffled[i : i + size]))
+    query = "select trx_id, dn_status, event_at from ic_dlr_current order by trx_id"
+    kept = store.sql(query)
+    store.rebuild()
+    assert store.sql(query).equals(kept)
+    expected = reference_status(events)
+    got = {
+        t: (s, None if a is None else int((a - start).total_seconds() // 60))
+        for t, s, a in kept.iter_rows()
+    }
+    assert got == expected

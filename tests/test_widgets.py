@@ -23,7 +23,8 @@ import pytest
 
 import isms_campaigns as ic
 from isms_campaigns import widgets
-from isms_campaigns.report import _html_table, _readable, delivery_summary
+from isms_campaigns._html import frame_table
+from isms_campaigns.analytics import delivery_summary, readable_summary
 from isms_campaigns.send import chunk_plan
 from isms_campaigns.simulator import Account, Simulator
 from isms_campaigns.widgets import FIGURES, Composer, Dashboard, SendPanel
@@ -431,7 +432,7 @@ def sent_store(sample: pl.DataFrame) -> tuple[ic.Store, Simulator]:
 
 def table(store: ic.Store, by: str = "campaign", **options: Any) -> str:
     """The summary table as the library words it."""
-    return _html_table(_readable(delivery_summary(store, by=by, **options), by))
+    return frame_table(readable_summary(delivery_summary(store, by=by, **options), by))
 
 
 def figure(dashboard: Dashboard, name: str) -> dict[str, Any]:

@@ -1,0 +1,650 @@
+"""Every analytics query over the store, as polars frames.
+
+>>> from isms_campaigns import Store
+>>> delivery_summary(Store(), by=["campaign", "operator"]).height
+0
+
+This module owns the SQL behind the numbers people read: the summaries,
+the report's tables and the data of every figure (:mod:`.plots` turns these
+frames into figures, :mod:`.report` into a page, the Dashboard into both).
+Each query reads the store through ``store.sql`` and its public views
+(``campaigns``, ``messages``, ``batches``, ``dlr_events``), plus the
+campaigns table ``ic_campaigns`` for the list of campaigns. What the words
+mean:
+
+- ``submitted``: the gateway accepted the message (code 2000) and pushed it
+  to the telco SMSC;
+- ``delivered``: its current delivery report is DELIVERED, ACCEPTED or SENT,
+  i.e. the telco SMSC acknowledged it. That is not proof the handset got it;
+- ``delivery_rate`` = delivered ÷ submitted, with a Wilson 95 % interval
+  (``rate_low``, ``rate_high``) so a rate over 12 messages is not read like
+  one over 12,000.
+
+Test sends (``campaign.send(..., test_numbers=[...])``) go to your own
+phones, so they are left out unless named in ``campaigns``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, tzinfo
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import polars as pl
+
+from .errors import IsmsError
+from .gateway.codes import CODES, describe
+
+if TYPE_CHECKING:
+    from .store import Store
+
+__all__ = [
+    "DEFAULT_TIME_ZONE",
+    "DELIVERED_NOTE",
+    "DIMENSIONS",
+    "DIMENSION_LABELS",
+    "SUMMARY_COLUMNS",
+    "ReportError",
+    "campaign_info",
+    "campaign_list",
+    "campaigns_without_dlr",
+    "check_campaigns",
+    "check_dimensions",
+    "check_time_zone",
+    "delivery_summary",
+    "dlr_arrival_counts",
+    "dlr_delays",
+    "failure_reasons",
+    "readable_summary",
+]
+
+DEFAULT_TIME_ZONE = "Asia/Kuala_Lumpur"
+# 97.5th percentile of the standard normal: a two-sided 95 % interval.
+Z95 = 1.959963984540054
+
+
+class ReportError(IsmsError, ValueError):
+    """A report asked for something the store cannot answer (unknown campaign, dimension…)."""
+
+
+# Each dimension as an expression over a message row (m) and over a request
+# row (b, joined to its campaign c). A request holds messages of one campaign
+# and one type, sent at one moment, so the credits the gateway charged for it
+# belong wholly to one value of those dimensions; None marks the dimensions a
+# request mixes (operators, countries, part counts), whose charged credits
+# cannot be attributed and are shown as null.
+_DIMENSIONS: dict[str, tuple[str, str | None]] = {
+    "campaign": ("m.campaign", "b.campaign"),
+    "operator": ("m.operator", None),
+    "country": ("m.country", None),
+    "type": ("m.type", "b.type"),
+    "parts": ("m.parts", None),
+    "sender_id": ("m.sender_id", "c.sender_id"),
+    "hour": ("hour(timezone($tz, m.submitted_at))", "hour(timezone($tz, b.finished_at))"),
+    "date": ("timezone($tz, m.submitted_at)::date", "timezone($tz, b.finished_at)::date"),
+}
+DIMENSIONS: tuple[str, ...] = tuple(_DIMENSIONS)
+
+# How each dimension is named where people read it: operators are the
+# numbering plan's original ones, and numbers get ported.
+DIMENSION_LABELS: dict[str, str] = {
+    "campaign": "Campaign",
+    "operator": "Original operator",
+    "country": "Country",
+    "type": "Type (1 = ASCII, 2 = Unicode)",
+    "parts": "Parts per message",
+    "sender_id": "Sender ID",
+    "hour": "Hour of day submitted",
+    "date": "Date submitted",
+}
+
+# What "delivered" means, said under every table of delivery figures.
+DELIVERED_NOTE = (
+    "“Delivered” means the telco's SMSC acknowledged the message: its delivery report (DLR) "
+    "is DELIVERED, ACCEPTED or SENT. That is the most iSMS reports; it is not proof that the "
+    "handset received it. The delivery rate is delivered ÷ submitted; the interval is a "
+    "Wilson 95 % interval, wide where few messages were sent. “No DLR yet” are submitted "
+    "messages with no report imported yet. Operators are the numbering plan's original "
+    "operators: numbers get ported."
+)
+
+# Seconds from submission to the final delivery report. The report's time
+# comes from the telco's or the web server's clock, to the second, so a
+# report can appear to precede its submission by a fraction of a second:
+# that is clock resolution, counted as 0.
+_SECONDS_TO_DLR = """
+    case when m.state = 'submitted' and m.dlr_status <> 'PENDING' and m.dlr_at is not null
+         then greatest(epoch(m.dlr_at) - epoch(m.submitted_at), 0) end
+"""
+
+# The campaigns asked for: the named ones, else every campaign except test sends.
+_CHOSEN = """
+    select campaign, sender_id, created_at from ic_campaigns
+    where case when $campaigns::varchar[] is null then kind <> 'test'
+               else list_contains($campaigns, campaign) end
+"""
+
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "messages",
+    "planned",
+    "skipped",
+    "submitted",
+    "failed",
+    "unknown",
+    "delivered",
+    "undelivered",
+    "pending",
+    "other_dlr",
+    "no_dlr",
+    "delivery_rate",
+    "rate_low",
+    "rate_high",
+    "credits_estimated",
+    "credits_submitted",
+    "credits_charged",
+    "dlr_seconds_median",
+    "dlr_seconds_p90",
+)
+
+# Bucket widths (seconds) for DLR arrivals: the smallest giving <= 150 buckets.
+ARRIVAL_BUCKETS: tuple[int, ...] = (
+    1, 5, 10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400,
+)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------
+# The campaigns
+# ---------------------------------------------------------------------------
+
+
+def campaign_list(store: Store) -> pl.DataFrame:
+    """Every campaign in the store, test sends included, oldest first.
+
+    Columns ``campaign``, ``kind``, ``created_at``: the names to choose
+    from (what the Dashboard lists), without counting any message.
+
+    >>> from isms_campaigns import Store
+    >>> campaign_list(Store()).columns
+    ['campaign', 'kind', 'created_at']
+    """
+    return store.sql("select campaign, kind, created_at from ic_campaigns order by created_at")
+
+
+def campaign_info(store: Store, campaigns: str | Sequence[str] | None = None) -> pl.DataFrame:
+    """The campaigns asked for, oldest first: ``campaign kind created_at template sender_id``.
+
+    ``campaigns``: a name or a list; by default every campaign except test sends.
+    """
+    return _run(
+        store,
+        f"""
+        select c.campaign, c.kind, c.created_at, c.template, c.sender_id
+        from ic_campaigns c join ({_CHOSEN}) x on x.campaign = c.campaign
+        order by c.created_at
+        """,
+        {"campaigns": check_campaigns(store, campaigns)},
+    )
+
+
+def campaigns_without_dlr(
+    store: Store, campaigns: str | Sequence[str] | None = None
+) -> pl.DataFrame:
+    """The campaigns asked for that have submitted messages but no delivery report yet.
+
+    One column, ``campaign``, oldest campaign first: their submitted
+    messages all show as "no DLR yet", most likely because their delivery
+    reports have not been imported.
+    """
+    return _run(
+        store,
+        f"""
+        select m.campaign from messages m join ({_CHOSEN}) c on c.campaign = m.campaign
+        group by m.campaign, c.created_at
+        having count(*) filter (where m.state = 'submitted') > 0
+           and count(*) filter (where m.dlr_class is not null) = 0
+        order by c.created_at
+        """,
+        {"campaigns": check_campaigns(store, campaigns)},
+    )
+
+
+# ---------------------------------------------------------------------------
+# Delivery summary
+# ---------------------------------------------------------------------------
+
+
+def delivery_summary(
+    store: Store,
+    by: str | Sequence[str] = "campaign",
+    campaigns: str | Sequence[str] | None = None,
+    since: date | datetime | str | None = None,
+    *,
+    until: date | datetime | str | None = None,
+    time_zone: str = DEFAULT_TIME_ZONE,
+) -> pl.DataFrame:
+    """Counts, delivery rate with its interval, credits and time to DLR, grouped ``by``.
+
+    ``by``: one of :data:`DIMENSIONS` or a list of them (``"hour"`` and
+    ``"date"`` are of ``submitted_at`` in ``time_zone``; null for messages
+    never submitted). ``campaigns``: a name or a list; by default every
+    campaign except test sends. ``since`` / ``until`` (a date, datetime or
+    ISO string; without an offset, in ``time_zone``) keep the messages whose
+    latest send event is in ``[since, until)``: the submission for submitted
+    messages; else the latest request that carried them (failed, unknown,
+    or refused and still planned); else the campaign's creation (skipped,
+    or never tried). Credits charged are those of the requests in the window.
+
+    Columns: the ``by`` columns, then ``messages`` and its states
+    (``planned skipped submitted failed unknown``); the submitted ones by
+    their current delivery report: ``delivered`` (DELIVERED / ACCEPTED /
+    SENT: the telco SMSC acknowledged it), ``undelivered``, ``pending``,
+    ``other_dlr`` (a word outside the spec, e.g. EXPIRED) and ``no_dlr`` (no
+    report yet), which add up to ``submitted``; ``delivery_rate`` =
+    delivered ÷ submitted with its Wilson 95 % interval ``rate_low`` /
+    ``rate_high`` (null when nothing was submitted); ``credits_estimated``
+    (every sendable message), ``credits_submitted`` (the estimate for the
+    submitted ones: what the gateway should have charged) and
+    ``credits_charged`` (what the gateway reported charging: exact by
+    campaign, type, sender ID, hour and date, since each request is of one
+    of those; null when ``by`` includes operator, country or parts, which a
+    request mixes, or when the gateway did not report it);
+    ``dlr_seconds_median`` / ``dlr_seconds_p90``: seconds from submission to
+    the final report.
+
+    >>> from isms_campaigns import Store
+    >>> delivery_summary(Store(), by=["operator", "hour"]).columns[:3]
+    ['operator', 'hour', 'messages']
+    """
+    dims = check_dimensions(by)
+    params = _params(store, campaigns, since, until, time_zone)
+    keys = ", ".join(f"{_DIMENSIONS[d][0]} as {d}" for d in dims)
+    order = ", ".join(
+        "k.first_created, k.campaign" if d == "campaign" else f"k.{d} nulls last" for d in dims
+    )
+    batch_dims = [_DIMENSIONS[d][1] for d in dims]
+    if all(batch_dims):
+        charged_cte = f"""
+            , charged as (
+                select {", ".join(f"{e} as {d}" for d, e in zip(dims, batch_dims, strict=True))},
+                       sum(b.credits_charged)::bigint as credits_charged
+                from batches b join chosen c on c.campaign = b.campaign
+                where ($since::timestamptz is null or b.finished_at >= $since)
+                  and ($until::timestamptz is null or b.finished_at < $until)
+                group by all
+            )"""
+        same = " and ".join(f"g.{d} is not distinct from k.{d}" for d in dims)
+        charged_join = f"left join charged g on {same}"
+        charged = "g.credits_charged"
+    else:
+        charged_cte, charged_join, charged = "", "", "null::bigint"
+    # Wilson score interval for delivered out of submitted.
+    p, n, z2 = "(k.delivered / k.submitted)", "k.submitted", Z95 * Z95
+    centre = f"({p} + {z2} / (2 * {n})) / (1 + {z2} / {n})"
+    half = f"{Z95} / (1 + {z2} / {n}) * sqrt({p} * (1 - {p}) / {n} + {z2} / (4 * {n} * {n}))"
+    query = f"""
+        with chosen as ({_CHOSEN}),
+        chunk_done as (
+            select campaign, chunk, max(finished_at) as finished_at
+            from batches group by campaign, chunk
+        ),
+        picked as (
+            select m.*, c.sender_id, c.created_at,
+                   {_SECONDS_TO_DLR} as dlr_seconds
+            from messages m
+            join chosen c on c.campaign = m.campaign
+            left join chunk_done d on d.campaign = m.campaign and d.chunk = m.chunk
+            where ($since::timestamptz is null
+                   or coalesce(m.submitted_at, d.finished_at, c.created_at) >= $since)
+              and ($until::timestamptz is null
+                   or coalesce(m.submitted_at, d.finished_at, c.created_at) < $until)
+        ),
+        counts as (
+            select {keys},
+                   count(*) as messages,
+                   count(*) filter (where m.state = 'planned') as planned,
+                   count(*) filter (where m.state = 'skipped') as skipped,
+                   count(*) filter (where m.state = 'submitted') as submitted,
+                   count(*) filter (where m.state = 'failed') as failed,
+                   count(*) filter (where m.state = 'unknown') as unknown,
+                   count(*) filter (where m.state = 'submitted' and m.dlr_class = 'delivered')
+                       as delivered,
+                   count(*) filter (where m.state = 'submitted' and m.dlr_class = 'failed')
+                       as undelivered,
+                   count(*) filter (where m.state = 'submitted' and m.dlr_class = 'pending')
+                       as pending,
+                   count(*) filter (where m.state = 'submitted' and m.dlr_class = 'unknown')
+                       as other_dlr,
+                   count(*) filter (where m.state = 'submitted' and m.dlr_class is null)
+                       as no_dlr,
+                   coalesce(sum(m.credits) filter (where m.state <> 'skipped'), 0)::bigint
+                       as credits_estimated,
+                   coalesce(sum(m.credits) filter (where m.state = 'submitted'), 0)::bigint
+                       as credits_submitted,
+                   quantile_cont(m.dlr_seconds, 0.5) as dlr_seconds_median,
+                   quantile_cont(m.dlr_seconds, 0.9) as dlr_seconds_p90,
+                   min(m.created_at) as first_created
+            from picked m
+            group by all
+        ){charged_cte}
+        select {", ".join(f"k.{d}" for d in dims)},
+               k.messages, k.planned, k.skipped, k.submitted, k.failed, k.unknown,
+               k.delivered, k.undelivered, k.pending, k.other_dlr, k.no_dlr,
+               case when k.submitted > 0 then {p} end::double as delivery_rate,
+               -- At 0 or 100 % the interval ends exactly at 0 or 1 (not 1e-16 short).
+               case when k.submitted = 0 then null when k.delivered = 0 then 0
+                    else greatest({centre} - {half}, 0) end::double as rate_low,
+               case when k.submitted = 0 then null when k.delivered = k.submitted then 1
+                    else least({centre} + {half}, 1) end::double as rate_high,
+               k.credits_estimated, k.credits_submitted, {charged} as credits_charged,
+               k.dlr_seconds_median, k.dlr_seconds_p90
+        from counts k {charged_join}
+        order by {order}
+    """
+    return _run(store, query, params)
+
+
+def readable_summary(summary: pl.DataFrame, dim: str) -> pl.DataFrame:
+    """A :func:`delivery_summary` by ``dim`` as people read it: labelled, rates in %.
+
+    The columns get words (``Delivered (SMSC ack.)``, ``No DLR yet``…), the
+    rarer states (planned, unknown, pending, other DLR) show only where they
+    occur, the rate and its interval become one text column and seconds are
+    rounded. This is the table of the report and of the Dashboard.
+    """
+
+    def pct(c: str) -> pl.Expr:
+        return (pl.col(c) * 100).round(1).cast(pl.String) + "%"
+
+    label = DIMENSION_LABELS[dim]
+    if dim in ("hour", "date"):
+        key = pl.col(dim).cast(pl.String).fill_null("not submitted")
+    else:
+        key = pl.col(dim).cast(pl.String).fill_null("(none)")
+    states = [
+        ("skipped", "Skipped"),
+        ("planned", "Planned"),
+        ("unknown", "Unknown"),
+        ("failed", "Rejected"),
+        ("submitted", "Submitted"),
+        ("delivered", "Delivered (SMSC ack.)"),
+        ("undelivered", "Undelivered"),
+        ("pending", "Pending"),
+        ("other_dlr", "Other DLR"),
+        ("no_dlr", "No DLR yet"),
+    ]
+    # The rarer states only where they occur: the table is wide enough.
+    rare = ["planned", "unknown", "pending", "other_dlr"]
+    present = summary.select(pl.col(rare).sum() > 0).row(0, named=True)
+    return summary.select(
+        key.alias(label),
+        pl.col("messages").alias("Messages"),
+        *(pl.col(c).alias(name) for c, name in states if present.get(c, True)),
+        pl.when(pl.col("submitted") > 0)
+        .then(pct("delivery_rate") + " (" + pct("rate_low") + "–" + pct("rate_high") + ")")
+        .alias("Delivery rate (95 % CI)"),
+        pl.col("credits_estimated").alias("Credits est."),
+        pl.col("credits_charged").alias("Credits charged"),
+        pl.col("dlr_seconds_median").round(1).alias("DLR median s"),
+        pl.col("dlr_seconds_p90").round(1).alias("DLR p90 s"),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Delivery reports
+# ---------------------------------------------------------------------------
+
+
+def dlr_delays(store: Store, campaigns: str | Sequence[str] | None = None) -> pl.DataFrame:
+    """Time from submission to the final delivery report, as a CDF per campaign.
+
+    One row per campaign and distinct delay: ``campaign``, ``seconds``,
+    ``submitted`` (the campaign's submitted messages) and ``share``: the
+    share of them with a final report (not PENDING) within ``seconds``.
+    Campaigns in order of creation, delays ascending; empty when no final
+    report is imported.
+
+    >>> from isms_campaigns import Store
+    >>> dlr_delays(Store()).columns
+    ['campaign', 'seconds', 'submitted', 'share']
+    """
+    return _run(
+        store,
+        f"""
+        with chosen as ({_CHOSEN}),
+        m as (
+            select m.campaign, m.state, c.created_at, {_SECONDS_TO_DLR} as seconds
+            from messages m join chosen c on c.campaign = m.campaign
+        ),
+        totals as (
+            select campaign, count(*) filter (where state = 'submitted') as submitted,
+                   min(created_at) as created_at
+            from m group by campaign
+        )
+        select m.campaign, m.seconds, t.submitted,
+               sum(count(*)) over (partition by m.campaign order by m.seconds)
+                   / t.submitted as share
+        from m join totals t on t.campaign = m.campaign
+        where m.seconds is not null
+        group by m.campaign, m.seconds, t.submitted, t.created_at
+        order by t.created_at, m.campaign, m.seconds
+        """,
+        _params(store, campaigns, None, None, DEFAULT_TIME_ZONE),
+    )
+
+
+def dlr_arrival_counts(
+    store: Store,
+    campaigns: str | Sequence[str] | None = None,
+    *,
+    time_zone: str = DEFAULT_TIME_ZONE,
+) -> pl.DataFrame:
+    """Delivery-report events over time, counted per time bucket and status class.
+
+    Every imported event counts (a PENDING followed by DELIVERED is two);
+    an event without a time of its own is placed at its import time.
+    Reports matching no message of the chosen campaigns are left out. The
+    bucket is the narrowest of :data:`ARRIVAL_BUCKETS` giving at most 150.
+
+    Columns: ``bucket`` (its start, local time in ``time_zone``), ``class``
+    (``delivered undelivered pending other_dlr``), ``events`` and
+    ``bucket_seconds`` (the bucket's width, the same on every row).
+
+    >>> from isms_campaigns import Store
+    >>> dlr_arrival_counts(Store()).columns
+    ['bucket', 'class', 'events', 'bucket_seconds']
+    """
+    params = _params(store, campaigns, None, None, time_zone)
+    events = f"""
+        with chosen as ({_CHOSEN})
+        select timezone($tz, coalesce(e.event_at, e.imported_at)) as reported,
+               case e.dlr_class when 'failed' then 'undelivered'
+                                when 'unknown' then 'other_dlr' else e.dlr_class end as class
+        from dlr_events e join chosen c on c.campaign = e.campaign
+    """
+    span = _run(
+        store,
+        f"select min(reported) as first, max(reported) as last from ({events})",
+        params,
+    )
+    first, last = span.row(0)
+    if first is None:
+        return pl.DataFrame(
+            schema={
+                "bucket": pl.Datetime("us"),
+                "class": pl.String,
+                "events": pl.Int64,
+                "bucket_seconds": pl.Int64,
+            }
+        )
+    seconds = (last - first).total_seconds()
+    bucket = next((b for b in ARRIVAL_BUCKETS if seconds / b <= 150), ARRIVAL_BUCKETS[-1])
+    counts = _run(
+        store,
+        f"""
+        select time_bucket(to_seconds($bucket), reported) as bucket, class, count(*) as events
+        from ({events}) group by all order by bucket
+        """,
+        {**params, "bucket": bucket},
+    )
+    return counts.with_columns(bucket_seconds=pl.lit(bucket, pl.Int64))
+
+
+def failure_reasons(store: Store, campaigns: str | Sequence[str] | None = None) -> pl.DataFrame:
+    """Why messages failed, most common first, with what each reason means and what to do.
+
+    One row per reason: ``source`` is ``gateway`` (rejected by the gateway,
+    by its ``code``: not sent, not charged) or ``dlr`` (submitted, then an
+    UNDELIVERED report or a word outside the spec, by ``dlr_status``);
+    ``messages``; ``meaning`` and ``what_to_do`` from the iSMS codes table.
+
+    >>> from isms_campaigns import Store
+    >>> failure_reasons(Store()).columns
+    ['source', 'code', 'dlr_status', 'messages', 'meaning', 'what_to_do']
+    """
+    reasons = _run(
+        store,
+        f"""
+        with chosen as ({_CHOSEN}),
+        m as (select m.* from messages m join chosen c on c.campaign = m.campaign)
+        select 'gateway' as source, code, null::varchar as dlr_status, count(*) as messages
+        from m where state = 'failed' group by code
+        union all
+        select 'dlr', null, dlr_status, count(*)
+        from m where state = 'submitted' and dlr_class in ('failed', 'unknown')
+        group by dlr_status
+        order by messages desc, code, dlr_status
+        """,
+        _params(store, campaigns, None, None, DEFAULT_TIME_ZONE),
+    )
+    # 0 is not an iSMS code: its description is the one for any unlisted code.
+    unlisted = describe(0)
+    table = pl.DataFrame(
+        {
+            "code": list(CODES),
+            "meaning": [c.meaning for c in CODES.values()],
+            "what_to_do": [c.what_to_do for c in CODES.values()],
+        },
+        schema_overrides={"code": reasons.schema["code"]},
+    )
+    gateway = pl.col("source") == "gateway"
+    return reasons.join(table, on="code", how="left").with_columns(
+        meaning=pl.when(gateway)
+        .then(pl.coalesce("meaning", pl.lit(unlisted.meaning)))
+        .when(pl.col("dlr_status") == "UNDELIVERED")
+        .then(pl.lit("the telco reported it was not delivered"))
+        .otherwise(pl.lit("a delivery-report word outside the spec, kept as reported")),
+        what_to_do=pl.when(gateway)
+        .then(pl.coalesce("what_to_do", pl.lit(unlisted.what_to_do)))
+        .otherwise(
+            pl.lit(
+                "The number may be inactive, switched off or barred; "
+                "iSMS support can ask the telco why."
+            )
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Arguments
+# ---------------------------------------------------------------------------
+
+
+def check_dimensions(by: str | Sequence[str]) -> list[str]:
+    """``by`` as a list of :data:`DIMENSIONS`, each once; a :class:`ReportError` otherwise.
+
+    >>> check_dimensions(["operator", "hour", "operator"])
+    ['operator', 'hour']
+    """
+    names = [by] if isinstance(by, str) else list(by)
+    if not names:
+        raise ReportError(f"by is empty: give one or more of {', '.join(DIMENSIONS)}.")
+    bad = [n for n in names if n not in _DIMENSIONS]
+    if bad:
+        raise ReportError(
+            f"Cannot group by {', '.join(map(repr, bad))}: choose from {', '.join(DIMENSIONS)}."
+        )
+    return list(dict.fromkeys(names))  # a name given twice is one column
+
+
+def check_campaigns(store: Store, campaigns: str | Sequence[str] | None) -> list[str] | None:
+    """The names asked for, each checked against the store (None: the default set).
+
+    A name the store does not hold is a :class:`ReportError` listing the
+    ones it does.
+    """
+    if campaigns is None:
+        return None
+    names = [campaigns] if isinstance(campaigns, str) else list(campaigns)
+    known = campaign_list(store)["campaign"].to_list()
+    stored = set(known)
+    missing = [n for n in names if n not in stored]
+    if missing:
+        shown = ", ".join(map(repr, known[:20])) + (" …" if len(known) > 20 else "")
+        raise ReportError(
+            f"No campaign {', '.join(map(repr, missing))} in the store; it has: "
+            f"{shown or 'none yet'}."
+        )
+    return names
+
+
+def check_time_zone(time_zone: str) -> tzinfo:
+    """The zone of an IANA name; a :class:`ReportError` saying what to use otherwise.
+
+    >>> check_time_zone("UTC")
+    zoneinfo.ZoneInfo(key='UTC')
+    """
+    try:
+        return ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ReportError(
+            f"Unknown time zone {time_zone!r}: use an IANA name such as 'Asia/Kuala_Lumpur' "
+            f"or 'UTC'."
+        ) from None
+
+
+def _params(
+    store: Store,
+    campaigns: str | Sequence[str] | None,
+    since: date | datetime | str | None,
+    until: date | datetime | str | None,
+    time_zone: str,
+) -> dict[str, Any]:
+    """The named query parameters every analytics query shares, checked."""
+    zone = check_time_zone(time_zone)
+    return {
+        "campaigns": check_campaigns(store, campaigns),
+        "since": _instant(since, zone, "since"),
+        "until": _instant(until, zone, "until"),
+        "tz": time_zone,
+    }
+
+
+def _instant(value: date | datetime | str | None, zone: tzinfo, name: str) -> datetime | None:
+    """A moment in UTC; a date is its midnight and a naive time is local, in ``zone``."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ReportError(
+                f"{name}={value!r} is not a date or time: use ISO form such as '2026-11-21' "
+                f"or '2026-11-21T09:00' (local to the time zone) or '2026-11-21T01:00Z'."
+            ) from None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time())
+    else:
+        raise ReportError(f"{name} must be a date, datetime or ISO string, not {value!r}.")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(UTC)
+
+
+def _run(store: Store, query: str, params: dict[str, Any]) -> pl.DataFrame:
+    """``store.sql`` with the named parameters ``query`` uses (DuckDB refuses extra ones)."""
+    used = set(re.findall(r"\$(\w+)", query))
+    return store.sql(query, {k: v for k, v in params.items() if k in used})
