@@ -15,14 +15,20 @@ The rules:
 2. The plan and its chunks are written before anything is sent. A plan from
    which nothing has left is simply replaced by a new one; once something
    has left, a different plan needs ``amend=True``, and numbers already
-   submitted, unknown or in flight under the campaign are skipped as
-   ``already sent in this campaign``. Credits alone are not a change: the
-   new estimate is recorded. Every version is kept (``ic_plans``).
-3. A chunk is committed ``in_flight`` right before its request leaves (after
+   submitted, unknown, in flight or marked for resending under the campaign
+   are skipped as ``already sent in this campaign``. Credits alone are not a
+   change: the new estimate is recorded. Cancelled stays cancelled in every
+   later version; only ``amend=True`` sends the failed again. Every version
+   is kept (``ic_plans``).
+3. The repeat guard, at every first send and resume: a number that another
+   campaign sent the same text lately, may have sent it, or is sending it
+   right now is skipped, unless ``allow_repeats``. Plans are saved one at a
+   time per database so that campaigns sent at once see each other.
+4. A chunk is committed ``in_flight`` right before its request leaves (after
    any pacing wait); its results are committed after the answer. A chunk
    still ``in_flight`` when a send starts was interrupted: it becomes
    ``unknown``, and is never sent again on its own.
-4. A delivery report proves an unknown request went out only when no other
+5. A delivery report proves an unknown request went out only when no other
    unknown request to that number (of any campaign) could have caused it.
 
 Chunk states, in ``ic_sends``: ``planned`` (never written: a chunk with no
@@ -30,7 +36,8 @@ state row is planned; also written after a refusal that sent nothing),
 ``in_flight``, ``sent``, ``refused`` (refused as a whole with a
 per-recipient code: its messages failed), ``unknown``, ``resend`` and
 ``settled`` (a user's or the evidence's decision), ``cancelled``, and
-``superseded`` (a planned chunk of an older plan version).
+``superseded`` (a planned or cancelled chunk of an older plan version,
+carried over by the newer one).
 """
 
 from __future__ import annotations
