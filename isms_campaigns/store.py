@@ -62,6 +62,17 @@ DLR_STATE = f"""
         from ic_dlr_events {{where}}
     ) where pick = 1"""
 
+# The same, with the message each trx_id belongs to (when a result names it),
+# so that a read of one campaign finds its reports by the campaign's keys.
+DLR_STATE_LINKED = f"""
+    select s.trx_id, s.dn_status, s.dlr_class, s.event_at, r.campaign, r.chunk, r.row
+    from ({DLR_STATE}) s
+    left join (
+        select sms_id, campaign, chunk, row from ic_sends
+        where kind = 'result' and sms_id is not null {{results}}
+        qualify row_number() over (partition by sms_id order by seq desc) = 1
+    ) r on r.sms_id = s.trx_id"""
+
 # Each migration takes the schema from version i to i + 1. Never edit one
 # that has shipped: add the next.
 MIGRATIONS: tuple[str, ...] = (
@@ -202,13 +213,18 @@ MIGRATIONS: tuple[str, ...] = (
     f"""
     -- Each trx_id's current delivery status, kept by every import (for the
     -- trx_ids it brings) so reads need not rank every event ever imported.
+    -- The message a status belongs to is kept with it when known (a report
+    -- can come before its result: reconciliation finds those by trx_id).
     create table ic_dlr_state (
         trx_id varchar not null,
         dn_status varchar not null,
         dlr_class varchar not null,
-        event_at timestamptz
+        event_at timestamptz,
+        campaign varchar,
+        chunk integer,
+        row uinteger
     );
-    insert into ic_dlr_state {DLR_STATE.format(where="")};
+    insert into ic_dlr_state {DLR_STATE_LINKED.format(where="", results="")};
     """,
 )
 
@@ -245,13 +261,20 @@ create or replace view messages as
                 else 'planned' end as state,
            r.code, r.status, r.sms_id,
            case when r.code = 2000 then r.recorded_at end as submitted_at,
-           d.dn_status as dlr_status, d.dlr_class, d.event_at as dlr_at
+           coalesce(d.dn_status, u.dn_status) as dlr_status,
+           coalesce(d.dlr_class, u.dlr_class) as dlr_class,
+           coalesce(d.event_at, u.event_at) as dlr_at
     from ic_messages m
     join ic_campaigns c on c.campaign = m.campaign
     left join ic_chunk_state s on s.campaign = m.campaign and s.chunk = m.chunk
     left join ic_latest_result r
       on r.campaign = m.campaign and r.chunk = m.chunk and r.row = m.row
-    left join ic_dlr_current d on d.trx_id = r.sms_id
+    -- A status is found by the message's keys, or (kept before its result
+    -- was written) by its trx_id among the few not yet tied to a message.
+    left join ic_dlr_state d
+      on d.campaign = m.campaign and d.chunk = m.chunk and d.row = m.row
+     and d.trx_id = r.sms_id
+    left join (select * from ic_dlr_state where campaign is null) u on u.trx_id = r.sms_id
     where (m.version = c.version
            and m.problem is distinct from 'already sent in this campaign'
            and m.problem is distinct from 'failed in this campaign')
@@ -452,15 +475,16 @@ class Store:
     def rebuild(self) -> None:
         """Recompute the current-state tables from the append-only logs, which are the truth.
 
-        Imports keep ``ic_dlr_state`` (each trx_id's current delivery status)
-        up to date as they go; this recomputes it from every event ever
-        imported, in one transaction.
+        Imports keep ``ic_dlr_state`` (each trx_id's current delivery status,
+        with the message it belongs to) up to date as they go; this
+        recomputes it from every event ever imported, in one transaction.
         """
         con = self._con
         try:
             con.begin()
             con.execute("delete from ic_dlr_state")
-            con.execute(f"insert into ic_dlr_state {DLR_STATE.format(where='')}")
+            linked = DLR_STATE_LINKED.format(where="", results="")
+            con.execute(f"insert into ic_dlr_state {linked}")
             con.commit()
         except duckdb.Error as exc:
             _rollback(con)
@@ -599,8 +623,10 @@ class Store:
             ).fetchall()[0]  # an INSERT answers with the rows it added
             # The current status of the trx_ids that got new events, and only those.
             touched = "where trx_id in (select trx_id from ic_dlr_new)"
+            results = "and sms_id in (select trx_id from ic_dlr_new)"
             con.execute(f"delete from ic_dlr_state {touched}")
-            con.execute(f"insert into ic_dlr_state {DLR_STATE.format(where=touched)}")
+            linked = DLR_STATE_LINKED.format(where=touched, results=results)
+            con.execute(f"insert into ic_dlr_state {linked}")
             con.execute("drop table ic_dlr_new")
             with _registered(con, "ic_incoming_offsets", taken):
                 con.execute(

@@ -256,3 +256,32 @@ def test_the_kept_delivery_status_equals_a_rebuild_and_the_rule(
         for t, s, a in kept.iter_rows()
     }
     assert got == expected
+
+
+def test_a_report_kept_before_its_result_shows_once_the_result_names_it() -> None:
+    """Reconciliation writes the result after the report came: the message shows it,
+    by trx_id, and a rebuild (which ties it to the message) shows the same."""
+    sim = Simulator()
+    gw = ic.Gateway("demo", "demo", hosts=sim.hosts, transport=sim.transport())
+    store = ic.Store()
+    sim.set_fault(0, "drop-after")  # the gateway acts; the answer is lost
+    camp = ic.Campaign("c", pl.DataFrame({"phone": ["0123456789", "0198887777"]}), template="Hi")
+    assert camp.send(gw, store, progress=False).unknown_chunks == [0]
+    first = sim.ledger[0]
+    store.import_dlr(
+        pl.DataFrame(
+            {"msisdn": [first.dstno], "trx_id": [first.sms_id], "dn_status": ["DELIVERED"]}
+        )
+    )
+    query = "select dstno, state, sms_id, dlr_status from messages order by dstno"
+    before = store.sql(query)
+    assert before["dlr_status"].to_list() == [None, None]  # no result names the trx_id yet
+    store.resolve_unknown("c", resend=False)
+    after = store.sql(query)
+    shown = after.filter(pl.col("dstno") == first.dstno).row(0)
+    assert shown == (first.dstno, "submitted", first.sms_id, "DELIVERED")
+    tied = "select count(*) as n from ic_dlr_state where campaign is not null"
+    assert store.sql(tied)["n"].item() == 0  # found by trx_id, not yet tied
+    store.rebuild()
+    assert store.sql(query).equals(after)
+    assert store.sql(tied)["n"].item() == 1
