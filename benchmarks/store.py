@@ -142,8 +142,7 @@ def bulk_load(path: Path, messages: int, campaigns: int) -> None:
             from ic_messages m join bench_chunks b using (campaign, chunk),
                  lateral (select case when hash(m.dstno) % 100 < 3 then -1008 else 2000 end
                                  as code,
-                                 ($first + hash(m.campaign, m.row) % 4000000000)::varchar
-                                 as id) r
+                                 ($first + b.k * 1000 + m.row % 1000)::varchar as id) r
             """,
             {"first": FIRST_ID},
         )
@@ -246,8 +245,19 @@ def child(name: str, store_path: Path, folder: Path, runs: int) -> None:
         started = time.perf_counter()
         took = read()
         times.append(took if isinstance(took, float) else time.perf_counter() - started)
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"read": name, "times": times, "rss_mb": rss_mb}))
+    print(json.dumps({"read": name, "times": times, "rss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. Linux's VmHWM starts afresh at exec;
+    ru_maxrss would carry the parent's peak (the loader's) into a child."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:

@@ -62,16 +62,19 @@ DLR_STATE = f"""
         from ic_dlr_events {{where}}
     ) where pick = 1"""
 
-# The same, with the message each trx_id belongs to (when a result names it),
+# The message a result names by its sms_id (``{results}`` narrows them).
+RESULT_LINKS = """
+    select sms_id as trx_id, arg_max(campaign, seq) as campaign, arg_max(chunk, seq) as chunk,
+           arg_max(row, seq) as row, arg_max(dstno, seq) as dstno, arg_max(code, seq) as code
+    from ic_sends where kind = 'result' and sms_id is not null {results}
+    group by sms_id"""
+
+# The status with the message each trx_id belongs to (when a result names it),
 # so that a read of one campaign finds its reports by the campaign's keys.
 DLR_STATE_LINKED = f"""
-    select s.trx_id, s.dn_status, s.dlr_class, s.event_at, r.campaign, r.chunk, r.row
-    from ({DLR_STATE}) s
-    left join (
-        select sms_id, campaign, chunk, row from ic_sends
-        where kind = 'result' and sms_id is not null {{results}}
-        qualify row_number() over (partition by sms_id order by seq desc) = 1
-    ) r on r.sms_id = s.trx_id"""
+    select s.trx_id, s.dn_status, s.dlr_class, s.event_at, l.campaign, l.chunk, l.row
+    from ({DLR_STATE}) s left join ({{links}}) l on l.trx_id = s.trx_id"""
+EVERY_LINK = RESULT_LINKS.format(results="")
 
 # Each migration takes the schema from version i to i + 1. Never edit one
 # that has shipped: add the next.
@@ -224,7 +227,7 @@ MIGRATIONS: tuple[str, ...] = (
         chunk integer,
         row uinteger
     );
-    insert into ic_dlr_state {DLR_STATE_LINKED.format(where="", results="")};
+    insert into ic_dlr_state {DLR_STATE_LINKED.format(where="", links=EVERY_LINK)};
     """,
 )
 
@@ -483,7 +486,7 @@ class Store:
         try:
             con.begin()
             con.execute("delete from ic_dlr_state")
-            linked = DLR_STATE_LINKED.format(where="", results="")
+            linked = DLR_STATE_LINKED.format(where="", links=EVERY_LINK)
             con.execute(f"insert into ic_dlr_state {linked}")
             con.commit()
         except duckdb.Error as exc:
@@ -622,10 +625,15 @@ class Store:
                 [now],
             ).fetchall()[0]  # an INSERT answers with the rows it added
             # The current status of the trx_ids that got new events, and only those.
+            # The messages this batch's trx_ids belong to, read once for the
+            # kept status and the counts below.
+            batch_links = RESULT_LINKS.format(
+                results="and sms_id in (select trx_id from ic_dlr_batch)"
+            )
+            con.execute(f"create or replace temp table ic_dlr_link as {batch_links}")
             touched = "where trx_id in (select trx_id from ic_dlr_new)"
-            results = "and sms_id in (select trx_id from ic_dlr_new)"
             con.execute(f"delete from ic_dlr_state {touched}")
-            linked = DLR_STATE_LINKED.format(where=touched, results=results)
+            linked = DLR_STATE_LINKED.format(where=touched, links="select * from ic_dlr_link")
             con.execute(f"insert into ic_dlr_state {linked}")
             con.execute("drop table ic_dlr_new")
             with _registered(con, "ic_incoming_offsets", taken):
@@ -636,13 +644,11 @@ class Store:
                 con.execute("insert into ic_dlr_offsets select * from ic_incoming_offsets")
             unmatched, mismatch = con.execute(
                 """
-                select coalesce(sum(b.seen) filter (where m.sms_id is null), 0),
+                select coalesce(sum(b.seen) filter (where m.trx_id is null), 0),
                        coalesce(sum(b.seen) filter (where m.dstno <> b.msisdn), 0)
                 from ic_dlr_batch b
-                left join (
-                    select distinct sms_id, dstno from ic_sends
-                    where kind = 'result' and code = 2000
-                ) m on m.sms_id = b.trx_id
+                left join (select * from ic_dlr_link where code = 2000) m
+                  on m.trx_id = b.trx_id
                 """
             ).fetchall()[0]
             by_status = con.sql(
@@ -652,6 +658,7 @@ class Store:
                 """
             ).pl()
             con.execute("drop table ic_dlr_batch")
+            con.execute("drop table ic_dlr_link")
             con.commit()
         except duckdb.Error as exc:
             _rollback(con)
