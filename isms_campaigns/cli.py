@@ -551,6 +551,10 @@ def _add_plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--price-per-credit", type=float, help="RM per credit, to show the cost")
 
 
+def _add_store(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", default="campaigns.duckdb", help="DuckDB file (default %(default)s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="isms-campaigns",
@@ -598,9 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     _add_plan_options(send)
-    send.add_argument(
-        "--store", default="campaigns.duckdb", help="DuckDB file (default %(default)s)"
-    )
+    _add_store(send)
     send.add_argument("--yes", action="store_true", help="send without asking for confirmation")
     send.add_argument("--dry-run", action="store_true", help="show the requests; send nothing")
     send.add_argument("--hosts", nargs="+", help="base URLs to use instead of the iSMS hosts")
@@ -636,9 +638,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="The requests of CAMPAIGN still planned become cancelled: never sent.",
     )
     cancel.add_argument("campaign", help="the campaign's name")
-    cancel.add_argument(
-        "--store", default="campaigns.duckdb", help="DuckDB file (default %(default)s)"
-    )
+    _add_store(cancel)
     cancel.set_defaults(func=cmd_cancel)
 
     resolve = sub.add_parser(
@@ -652,9 +652,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     resolve.add_argument("campaign", help="the campaign's name")
-    resolve.add_argument(
-        "--store", default="campaigns.duckdb", help="DuckDB file (default %(default)s)"
-    )
+    _add_store(resolve)
     how = resolve.add_mutually_exclusive_group(required=True)
     how.add_argument("--resend", action="store_true", help="send the unproven ones again")
     how.add_argument("--settle", action="store_true", help="never send the unproven ones")
@@ -671,9 +669,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     imp.add_argument("source", nargs="+", help="files, folders or globs ('logs/*.log')")
-    imp.add_argument(
-        "--store", default="campaigns.duckdb", help="DuckDB file (default %(default)s)"
-    )
+    _add_store(imp)
     imp.add_argument(
         "--time-zone",
         default="UTC",
@@ -689,9 +685,7 @@ def build_parser() -> argparse.ArgumentParser:
             "of the campaigns in a store: every campaign except test sends, or those named."
         ),
     )
-    rep.add_argument(
-        "--store", default="campaigns.duckdb", help="DuckDB file (default %(default)s)"
-    )
+    _add_store(rep)
     rep.add_argument("--out", default="report.html", help="HTML file (default %(default)s)")
     rep.add_argument(
         "--campaign",

@@ -56,7 +56,9 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from ._sql import first_line, registered, rollback, scalar
 from .errors import PlanChanged, SendError, StoreError
+from .gateway.client import Attempt
 
 ChunkState = Literal[
     "planned",
@@ -76,25 +78,6 @@ ALREADY_SENT = "already sent in this campaign"
 FAILED_BEFORE = "failed in this campaign"  # re-sent only by amend=True
 MALAYSIA = ZoneInfo("Asia/Kuala_Lumpur")
 
-# The columns of ic_messages, in order (the plan frame provides all but the last two).
-PLAN_COLUMNS = (
-    "campaign",
-    "row",
-    "number",
-    "dstno",
-    "country",
-    "operator",
-    "msg",
-    "type",
-    "length",
-    "parts",
-    "credits",
-    "problem",
-    "warning",
-    "variant",
-    "chunk",
-    "version",
-)
 # Problems the outbox adds to a plan (not the planner's): not plan differences.
 _REPEAT = (
     "starts_with(problem, 'already sent by campaign') or starts_with(problem, 'being sent by')"
@@ -167,16 +150,6 @@ class Chunk:
 
 
 @dataclass(frozen=True)
-class Attempt:
-    """One HTTP try of a request."""
-
-    host: str
-    elapsed_ms: float
-    http_status: int | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True)
 class Results:
     """Per-number results of a request, as columns of equal length."""
 
@@ -199,7 +172,7 @@ class Record:
     message: str | None = None
     cause: str | None = None
     credits_charged: int | None = None
-    attempts: Sequence[Attempt] = ()
+    attempts: Sequence[Attempt] = ()  # the gateway client's, one per HTTP try
     results: Results | None = None
 
 
@@ -320,8 +293,7 @@ class Outbox:
         return pl.DataFrame(self.con.sql(query, params=values).pl())
 
     def _scalar(self, query: str, params: Sequence[Any] = ()) -> Any:
-        rows = self.con.execute(query, list(params)).fetchall()
-        return rows[0][0] if rows else None
+        return scalar(self.con, query, list(params))
 
     def exists(self) -> bool:
         return bool(
@@ -439,19 +411,19 @@ class Outbox:
             )
             con.commit()
         except duckdb.TransactionException as exc:  # another process took it meanwhile
-            _rollback(con)
+            rollback(con)
             raise SendError(
-                f"Campaign {self.campaign!r} is being sent from elsewhere ({_first_line(exc)}): "
+                f"Campaign {self.campaign!r} is being sent from elsewhere ({first_line(exc)}): "
                 f"cannot {doing} it now. Wait for that send to finish."
             ) from None
         except duckdb.Error as exc:
-            _rollback(con)
+            rollback(con)
             raise StoreError(
                 f"Cannot {doing} {self.campaign!r}: the store cannot be written "
-                f"({_first_line(exc)}). Open it again with ic.Store(path)."
+                f"({first_line(exc)}). Open it again with ic.Store(path)."
             ) from None
         except BaseException:
-            _rollback(con)
+            rollback(con)
             raise
 
     # -- planning -----------------------------------------------------------------------
@@ -551,7 +523,7 @@ class Outbox:
             if old != new
         ]
         differ = " or ".join(f"o.{c} is distinct from n.{c}" for c in _COMPARED)
-        with _registered(self.con, "ic_new_plan", messages.select("row", *_COMPARED, "credits")):
+        with registered(self.con, "ic_new_plan", messages.select("row", *_COMPARED, "credits")):
             diff = self._frame(
                 f"""
                 with o as (  -- the stored plan, its guards taken off
@@ -673,7 +645,7 @@ class Outbox:
         new = messages.filter(pl.col("problem").is_null()).select("row", "dstno", "msg")
         if new.is_empty():
             return messages
-        with _registered(self.con, "ic_new_plan", new):
+        with registered(self.con, "ic_new_plan", new):
             repeats = self._frame(
                 f"""
                 with same as (  -- other campaigns' messages with the same number and text
@@ -743,13 +715,11 @@ class Outbox:
             return
         messages = prepared.messages
         sendable = messages.filter(pl.col("problem").is_null())
-        has_variant = "variant" in messages.columns
-        plan_rows = messages.select(
-            pl.lit(self.campaign).alias("campaign"),
-            *PLAN_COLUMNS[1:13],
-            (pl.col("variant") if has_variant else pl.lit(None, pl.String)).alias("variant"),
-            pl.col("chunk").cast(pl.Int32),
-            pl.lit(prepared.version, pl.Int32).alias("version"),
+        # The plan's columns are the table's (Campaign.messages, its chunk); by name.
+        plan_rows = messages.with_columns(
+            campaign=pl.lit(self.campaign),
+            chunk=pl.col("chunk").cast(pl.Int32),
+            version=pl.lit(prepared.version, pl.Int32),
         )
         plan_chunks = chunks.select(
             pl.lit(self.campaign).alias("campaign"),
@@ -801,15 +771,10 @@ class Outbox:
                 "insert into ic_plans values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [self.campaign, prepared.version, now, *head, prepared.action],
             )
-            with _registered(con, "ic_incoming", plan_rows):
-                con.execute(
-                    f"insert into ic_messages ({', '.join(PLAN_COLUMNS)}) select * from ic_incoming"
-                )
-            with _registered(con, "ic_incoming", plan_chunks):
-                con.execute(
-                    "insert into ic_chunks (campaign, chunk, type, sendid, sendlater, numbers, "
-                    "messages, credits_estimated, version) select * from ic_incoming"
-                )
+            with registered(con, "ic_incoming", plan_rows):
+                con.execute("insert into ic_messages by name select * from ic_incoming")
+            with registered(con, "ic_incoming", plan_chunks):
+                con.execute("insert into ic_chunks by name select * from ic_incoming")
             self._append_locked_in_transaction(
                 [
                     Record(c, "superseded", cause=f"plan version {prepared.version} replaces it")
@@ -818,7 +783,7 @@ class Outbox:
             )
             con.commit()
         except duckdb.Error as exc:
-            _rollback(con)
+            rollback(con)
             raise StoreError(f"Could not save the plan of {self.campaign!r}: {exc}") from None
 
     # -- recording -------------------------------------------------------------------
@@ -834,7 +799,7 @@ class Outbox:
             self._append_locked_in_transaction(rows)
             con.commit()
         except duckdb.Error as exc:
-            _rollback(con)  # the seqs it took stay unused: gaps are harmless
+            rollback(con)  # the seqs it took stay unused: gaps are harmless
             raise StoreError(f"Could not record the send: {exc}") from None
 
     def _append_locked_in_transaction(self, rows: Sequence[Record]) -> None:
@@ -954,28 +919,35 @@ class Outbox:
             )
         return records
 
-    def resolve(self, *, resend: bool, use_dlr: bool = True) -> pl.DataFrame:
-        """See :meth:`Store.resolve_unknown`."""
+    def in_doubt(self, *, use_dlr: bool = True) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The chunks that may or may not have gone out, and what the reports say of them.
+
+        One row per chunk in doubt (in flight, unknown, marked for resending)
+        or settled with new evidence: chunk, state, messages, with_dlr,
+        ambiguous, first_dlr_at; and the evidence itself (see :meth:`evidence`).
+        """
         evidence, ambiguous = self.evidence() if use_dlr else (_NO_EVIDENCE, _NO_EVIDENCE)
-        open_chunks = self.chunks(("in_flight", "unknown", "resend"))["chunk"]
         proven = evidence.group_by("chunk").agg(
             with_dlr=pl.len().cast(pl.Int64), first_dlr_at=pl.col("dlr_at").min()
         )
         unclear = ambiguous.group_by("chunk").agg(ambiguous=pl.len().cast(pl.Int64))
-        # Settled chunks whose messages have reports now come back too.
-        involved = pl.concat([open_chunks.cast(pl.Int64), proven["chunk"].cast(pl.Int64)])
         chunks = (
-            self._frame("select chunk, messages from ic_chunks where campaign = ?", [self.campaign])
-            .filter(pl.col("chunk").is_in(involved.implode()))
+            self.chunks(("in_flight", "unknown", "resend", "settled"))
             .join(proven, on="chunk", how="left")
             .join(unclear, on="chunk", how="left")
-            .with_columns(
-                pl.col("with_dlr", "ambiguous").fill_null(0),
-                settled_as=pl.when(pl.col("with_dlr") > 0)
-                .then(pl.lit("sent (DLR evidence)"))
-                .otherwise(pl.lit("resend" if resend else "settled")),
-            )
-            .sort("chunk")
+            .with_columns(pl.col("with_dlr", "ambiguous").fill_null(0))
+            .filter((pl.col("state") != "settled") | (pl.col("with_dlr") > 0))
+            .select("chunk", "state", "messages", "with_dlr", "ambiguous", "first_dlr_at")
+        )
+        return chunks, evidence
+
+    def resolve(self, *, resend: bool, use_dlr: bool = True) -> pl.DataFrame:
+        """See :meth:`Store.resolve_unknown`."""
+        chunks, evidence = self.in_doubt(use_dlr=use_dlr)
+        chunks = chunks.with_columns(
+            settled_as=pl.when(pl.col("with_dlr") > 0)
+            .then(pl.lit("sent (DLR evidence)"))
+            .otherwise(pl.lit("resend" if resend else "settled")),
         )
         with_proof = chunks.filter(pl.col("with_dlr") > 0)["chunk"].to_list()
         records = self.settle_with_evidence(evidence, with_proof)
@@ -1084,7 +1056,7 @@ def _send_rows(campaign: str, rows: Sequence[Record], seq: int) -> tuple[pa.Tabl
                     "seq": seq,
                     "kind": "attempt",
                     "host": a.host,
-                    "elapsed_ms": a.elapsed_ms,
+                    "elapsed_ms": a.elapsed * 1000,
                     "http_status": a.http_status,
                     "error": a.error,
                 },
@@ -1156,22 +1128,3 @@ def _busy(campaign: str, held: Holder, doing: str) -> SendError:
         f"Campaign {campaign!r} is being sent by {held}: cannot {doing} it now. Stop that "
         f"send or wait for it to finish, then {doing} again."
     )
-
-
-@contextmanager
-def _registered(con: duckdb.DuckDBPyConnection, name: str, data: Any) -> Iterator[None]:
-    """``data`` (a polars frame or Arrow table) as the view ``name`` for a statement."""
-    con.register(name, data)
-    try:
-        yield
-    finally:
-        con.unregister(name)
-
-
-def _rollback(con: duckdb.DuckDBPyConnection) -> None:
-    with suppress(duckdb.Error):  # no transaction was open
-        con.rollback()
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

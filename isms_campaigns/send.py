@@ -46,7 +46,6 @@ from .gateway.client import MAX_NUMBERS, Gateway, Reply, split_numbers
 from .gateway.responses import Rejected, Sent, Unknown, Unreached
 from .numbers import normalise_numbers
 from .outbox import (
-    Attempt,
     Chunk,
     Outbox,
     PlanRecord,
@@ -472,10 +471,7 @@ class Sender:
     ) -> Record:
         """Apply the stop rules to one answer; the chunk's new state to record."""
         result, chunk = reply.result, item.chunk
-        attempts = [
-            Attempt(a.host, a.elapsed * 1000, a.http_status, a.error) for a in reply.attempts
-        ]
-        base = Record(chunk.chunk, "planned", started, result.outcome, attempts=attempts)
+        base = Record(chunk.chunk, "planned", started, result.outcome, attempts=reply.attempts)
         if not isinstance(result, (Rejected, Unreached)):
             self._answered += len(chunk.rows)  # sent or unknown: no longer to send
         if isinstance(result, Sent):

@@ -25,8 +25,8 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import polars as pl
 
+from ._sql import first_line, registered, rollback, scalar
 from .errors import StoreError
 from .outbox import Holder, Outbox, database_opened
 
@@ -405,7 +406,7 @@ class Store:
                 "create table if not exists ic_schema_version "
                 "(version integer not null, applied_at timestamptz not null)"
             )
-            version = int(_scalar(con, "select coalesce(max(version), 0) from ic_schema_version"))
+            version = int(scalar(con, "select coalesce(max(version), 0) from ic_schema_version"))
             if version > len(MIGRATIONS):
                 raise StoreError(
                     f"The store {self.path} was written by a newer isms_campaigns (schema "
@@ -428,15 +429,15 @@ class Store:
             ).fetchall()[0]
             return f"{db_id}@{os.path.realpath(where)}" if where else str(db_id)
         except duckdb.Error as exc:
-            _rollback(con)
+            rollback(con)
             raise StoreError(
-                f"Cannot set up the store {self.path}: {_first_line(exc)}. If this database "
+                f"Cannot set up the store {self.path}: {first_line(exc)}. If this database "
                 f"already has tables named campaigns, messages or batches, use another file."
             ) from None
 
     @property
     def schema_version(self) -> int:
-        return int(_scalar(self._con, "select coalesce(max(version), 0) from ic_schema_version"))
+        return int(scalar(self._con, "select coalesce(max(version), 0) from ic_schema_version"))
 
     def close(self) -> None:
         """Close the file (only a connection the store opened itself)."""
@@ -456,7 +457,7 @@ class Store:
 
     def __repr__(self) -> str:
         try:
-            count = f"{_scalar(self._con, 'select count(*) from ic_campaigns')} campaigns"
+            count = f"{scalar(self._con, 'select count(*) from ic_campaigns')} campaigns"
         except duckdb.Error:
             count = "closed"
         return f"<Store {self.path}: {count}>"
@@ -490,9 +491,9 @@ class Store:
             con.execute(f"insert into ic_dlr_state {linked}")
             con.commit()
         except duckdb.Error as exc:
-            _rollback(con)
+            rollback(con)
             raise StoreError(
-                f"Could not rebuild the store {self.path}: {_first_line(exc)}"
+                f"Could not rebuild the store {self.path}: {first_line(exc)}"
             ) from None
 
     def outbox(self, campaign: str) -> Outbox:
@@ -538,19 +539,7 @@ class Store:
         """
         box = self.outbox(campaign)
         self._require(box)
-        proof, unclear = box.evidence()
-        doubt = box.chunks(("in_flight", "unknown", "resend")).select("chunk", "messages", "state")
-        proven = proof.group_by("chunk").agg(
-            with_dlr=pl.len().cast(pl.Int64), first_dlr_at=pl.col("dlr_at").min()
-        )
-        unsure = unclear.group_by("chunk").agg(ambiguous=pl.len().cast(pl.Int64))
-        return (
-            doubt.join(proven, on="chunk", how="left")
-            .join(unsure, on="chunk", how="left")
-            .with_columns(pl.col("with_dlr", "ambiguous").fill_null(0))
-            .select("chunk", "state", "messages", "with_dlr", "ambiguous", "first_dlr_at")
-            .sort("chunk")
-        )
+        return box.in_doubt()[0]
 
     def cancel(self, campaign: str) -> pl.DataFrame:
         """Cancel what ``campaign`` has still to send: those chunks are never sent.
@@ -589,7 +578,7 @@ class Store:
             ).fetchall()
         except duckdb.Error as exc:
             raise StoreError(
-                f"Cannot import into the store {self.path}: {_first_line(exc)}"
+                f"Cannot import into the store {self.path}: {first_line(exc)}"
             ) from None
         offsets = {str(src): (int(size), int(lines)) for src, size, lines in read_before}
         parsed = read_sources(source, offsets=offsets, time_zone=time_zone)
@@ -599,7 +588,7 @@ class Store:
         ).with_columns(imported_at=pl.lit(now))
         try:
             con.begin()
-            with _registered(con, "ic_incoming_dlr", parsed.events):
+            with registered(con, "ic_incoming_dlr", parsed.events):
                 # One row per distinct event, the first place it was seen.
                 con.execute(
                     """
@@ -636,7 +625,7 @@ class Store:
             linked = DLR_STATE_LINKED.format(where=touched, links="select * from ic_dlr_link")
             con.execute(f"insert into ic_dlr_state {linked}")
             con.execute("drop table ic_dlr_new")
-            with _registered(con, "ic_incoming_offsets", taken):
+            with registered(con, "ic_incoming_offsets", taken):
                 con.execute(
                     "delete from ic_dlr_offsets where source in "
                     "(select source from ic_incoming_offsets)"
@@ -661,7 +650,7 @@ class Store:
             con.execute("drop table ic_dlr_link")
             con.commit()
         except duckdb.Error as exc:
-            _rollback(con)
+            rollback(con)
             raise StoreError(f"Could not import the delivery reports: {exc}") from None
         bad = parsed.malformed
         return ImportReport(
@@ -688,7 +677,7 @@ def _connect(path: str) -> duckdb.DuckDBPyConnection:
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" not in text.lower():
-            raise StoreError(f"Cannot open the store {path}: {_first_line(exc)}") from None
+            raise StoreError(f"Cannot open the store {path}: {first_line(exc)}") from None
         pid = re.search(r"PID (\d+)", text)
         holder = f" (process {pid.group(1)})" if pid else ""
         raise StoreError(
@@ -697,32 +686,7 @@ def _connect(path: str) -> duckdb.DuckDBPyConnection:
             f"or use another file."
         ) from None
     except duckdb.Error as exc:
-        raise StoreError(f"Cannot open the store {path}: {_first_line(exc)}") from None
-
-
-@contextmanager
-def _registered(con: duckdb.DuckDBPyConnection, name: str, data: Any) -> Iterator[None]:
-    """``data`` (a polars frame or Arrow table) as the view ``name`` for a statement."""
-    con.register(name, data)
-    try:
-        yield
-    finally:
-        con.unregister(name)
-
-
-def _scalar(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None) -> Any:
-    """The first value of a query; fetchall() so no result stays open (DuckDB 2 streams)."""
-    rows = con.execute(query, params).fetchall()
-    return rows[0][0] if rows else None
-
-
-def _rollback(con: duckdb.DuckDBPyConnection) -> None:
-    with suppress(duckdb.Error):  # no transaction was open
-        con.rollback()
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StoreError(f"Cannot open the store {path}: {first_line(exc)}") from None
 
 
 def _now() -> datetime:

@@ -62,6 +62,17 @@ def cancelled_after(sent: int, camp: ic.Campaign) -> tuple[Simulator, ic.Store]:
     return sim, store
 
 
+def sending_in_background(camp: ic.Campaign, sim: Simulator, store: ic.Store) -> threading.Thread:
+    """``camp`` being sent on another thread, once it holds the campaign."""
+    thread = threading.Thread(target=lambda: camp.send(gateway(sim), store, progress=False))
+    thread.start()
+    deadline = time.monotonic() + 10
+    while store.sending(camp.name) is None and thread.is_alive():
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    return thread
+
+
 def slow(sim: Simulator, latency: float = 0.02) -> Simulator:
     for host in sim.hosts:
         sim.set_fault(host, "ok", latency=latency)
@@ -108,12 +119,7 @@ def test_a_send_from_another_thread_of_one_store_is_refused_while_one_runs() -> 
     sim, store = slow(Simulator(), 0.01), ic.Store()
     contacts = people(600)
     camp = ic.Campaign("promo", contacts, template="Hi %name%")
-    first = threading.Thread(target=lambda: camp.send(gateway(sim), store, progress=False))
-    first.start()
-    deadline = time.monotonic() + 10
-    while store.sending("promo") is None and first.is_alive():
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
+    first = sending_in_background(camp, sim, store)
     # The same Store object, from the notebook's thread, while the other sends.
     with pytest.raises(ic.SendError, match="being sent"):
         camp.send(gateway(sim), store, progress=False)
@@ -500,12 +506,7 @@ def test_cancel_while_a_send_runs_is_refused_and_changes_nothing() -> None:
     sim, store = slow(Simulator(), 0.01), ic.Store()
     contacts = people(500)
     camp = ic.Campaign("promo", contacts, template="Hi %name%")
-    first = threading.Thread(target=lambda: camp.send(gateway(sim), store, progress=False))
-    first.start()
-    deadline = time.monotonic() + 10
-    while store.sending("promo") is None and first.is_alive():
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
+    first = sending_in_background(camp, sim, store)
     with pytest.raises(ic.SendError, match="cannot cancel it now"):
         store.cancel("promo")
     first.join()
