@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -34,3 +35,23 @@ def rollback(con: duckdb.DuckDBPyConnection) -> None:
 def first_line(exc: Exception) -> str:
     """An exception's first line: DuckDB's messages go on with context users need not see."""
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def retrying(
+    con: duckdb.DuckDBPyConnection, transaction: Callable[[], None], tries: int = 5
+) -> None:
+    """Run ``transaction`` (which begins and commits), again when DuckDB reports a write
+    conflict with another transaction of this database: the next try sees what that
+    one committed."""
+    for attempt in range(tries):
+        try:
+            transaction()
+            return
+        except duckdb.TransactionException:
+            rollback(con)
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+        except BaseException:
+            rollback(con)
+            raise

@@ -59,6 +59,7 @@ import pyarrow as pa
 from ._sql import first_line, registered, rollback, scalar
 from .errors import PlanChanged, SendError, StoreError
 from .gateway.client import Attempt
+from .state import keep_campaign, mark_not_current
 
 ChunkState = Literal[
     "planned",
@@ -385,6 +386,11 @@ class Outbox:
         try:
             yield me
         finally:
+            # What this holder wrote to the log becomes the campaign's kept state.
+            # If that fails the campaign stays marked not current: reads derive
+            # it from the log until the next holder or store.rebuild().
+            with suppress(duckdb.Error):
+                keep_campaign(self.con, self.campaign)
             with suppress(duckdb.Error):
                 self.con.execute(
                     "delete from ic_leases where campaign = ? and pid = ? and host = ?",
@@ -409,6 +415,7 @@ class Outbox:
                 "insert into ic_leases values (?, ?, ?, ?, ?, ?)",
                 [self.campaign, me.pid, me.thread, me.host, me.since, me.doing],
             )
+            mark_not_current(con, self.campaign)  # before this holder writes its log
             con.commit()
         except duckdb.TransactionException as exc:  # another process took it meanwhile
             rollback(con)

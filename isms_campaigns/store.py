@@ -37,45 +37,21 @@ import polars as pl
 from ._sql import first_line, registered, rollback, scalar
 from .errors import StoreError
 from .outbox import Holder, Outbox, database_opened
+from .state import (
+    DLR_CLASS,
+    DLR_STATE_LINKED,
+    EVERY_LINK,
+    MESSAGE_STATE,
+    NOT_CURRENT,
+    REBUILD,
+    RESULT_LINKS,
+    STATE_COLUMNS,
+    keep_dlr,
+    rebuild,
+)
 
 if TYPE_CHECKING:
     from .dlr import ImportReport
-
-# The class of a DLR word: DELIVERED, ACCEPTED and SENT all mean "the telco
-# SMSC acknowledged it".
-DLR_CLASS = """
-    case when {0} in ('DELIVERED', 'ACCEPTED', 'SENT') then 'delivered'
-         when {0} = 'UNDELIVERED' then 'failed'
-         when {0} = 'PENDING' then 'pending'
-         else 'unknown' end"""
-
-# A message's delivery status from its events: a final one never goes back to
-# PENDING; among finals the latest wins; ties by status, so the order events
-# arrive in never matters. ``{where}`` narrows the events (an import: its trx_ids).
-DLR_STATE = f"""
-    select trx_id, dn_status, {DLR_CLASS.format("dn_status")} as dlr_class, event_at from (
-        select trx_id, dn_status, event_at,
-               row_number() over (
-                   partition by trx_id
-                   order by (dn_status <> 'PENDING') desc, event_at desc nulls last,
-                            dn_status desc
-               ) as pick
-        from ic_dlr_events {{where}}
-    ) where pick = 1"""
-
-# The message a result names by its sms_id (``{results}`` narrows them).
-RESULT_LINKS = """
-    select sms_id as trx_id, arg_max(campaign, seq) as campaign, arg_max(chunk, seq) as chunk,
-           arg_max(row, seq) as row, arg_max(dstno, seq) as dstno, arg_max(code, seq) as code
-    from ic_sends where kind = 'result' and sms_id is not null {results}
-    group by sms_id"""
-
-# The status with the message each trx_id belongs to (when a result names it),
-# so that a read of one campaign finds its reports by the campaign's keys.
-DLR_STATE_LINKED = f"""
-    select s.trx_id, s.dn_status, s.dlr_class, s.event_at, l.campaign, l.chunk, l.row
-    from ({DLR_STATE}) s left join ({{links}}) l on l.trx_id = s.trx_id"""
-EVERY_LINK = RESULT_LINKS.format(results="")
 
 # Each migration takes the schema from version i to i + 1. Never edit one
 # that has shipped: add the next.
@@ -228,7 +204,23 @@ MIGRATIONS: tuple[str, ...] = (
         chunk integer,
         row uinteger
     );
-    insert into ic_dlr_state {DLR_STATE_LINKED.format(where="", links=EVERY_LINK)};
+    insert into ic_dlr_state select trx_id, dn_status, dlr_class, event_at, campaign, chunk, row
+        from ({DLR_STATE_LINKED.format(where="", links=EVERY_LINK)});
+    """,
+    f"""
+    -- Each message's current state, kept in its row (see state.py), and the
+    -- number each kept report's message was sent to.
+    alter table ic_dlr_state add column dstno varchar;
+    alter table ic_messages add column code integer;
+    alter table ic_messages add column status varchar;
+    alter table ic_messages add column sms_id varchar;
+    alter table ic_messages add column submitted_at timestamptz;
+    alter table ic_messages add column sent_state varchar;
+    alter table ic_messages add column dlr_status varchar;
+    alter table ic_messages add column dlr_class varchar;
+    alter table ic_messages add column dlr_at timestamptz;
+    alter table ic_campaigns add column state_current boolean default false;
+    {REBUILD}
     """,
 )
 
@@ -250,6 +242,19 @@ create or replace macro ic_dlr_class(status) as {dlr_class};
 create or replace view ic_dlr_current as
     select trx_id, dn_status, dlr_class, event_at from ic_dlr_state;
 
+-- Each message with its current state: from its own columns for the
+-- campaigns whose state is current (state.py), derived from the logs for a
+-- campaign being written now or whose send died.
+create or replace view ic_message_now as
+    select m.* from ic_messages m join ic_campaigns c on c.campaign = m.campaign
+    where c.state_current
+    union all by name
+    select m.* exclude ({state_columns}), x.* exclude (campaign, chunk, row)
+    from ic_messages m join ic_campaigns c on c.campaign = m.campaign
+    left join ({message_state}) x
+      on x.campaign = m.campaign and x.chunk = m.chunk and x.row = m.row
+    where c.state_current is not true;
+
 create or replace view messages as
     -- Every row of the campaign's current plan version, and the rows of older
     -- versions that left (so each recipient shows once: a number sent under
@@ -258,47 +263,31 @@ create or replace view messages as
            m.country, m.problem, m.warning, m.chunk, m.version,
            case when m.problem = 'cancelled' then 'cancelled'
                 when m.problem is not null then 'skipped'
-                when r.code = 2000 then 'submitted'
-                when r.code is not null then 'failed'
-                when s.state in ('in_flight', 'unknown', 'settled') then 'unknown'
-                when s.state = 'cancelled' then 'cancelled'
+                when m.code = 2000 then 'submitted'
+                when m.code is not null then 'failed'
+                when m.sent_state in ('in_flight', 'unknown', 'settled') then 'unknown'
+                when m.sent_state = 'cancelled' then 'cancelled'
                 else 'planned' end as state,
-           r.code, r.status, r.sms_id,
-           case when r.code = 2000 then r.recorded_at end as submitted_at,
-           coalesce(d.dn_status, u.dn_status) as dlr_status,
-           coalesce(d.dlr_class, u.dlr_class) as dlr_class,
-           coalesce(d.event_at, u.event_at) as dlr_at
-    from ic_messages m
+           m.code, m.status, m.sms_id, m.submitted_at, m.dlr_status, m.dlr_class, m.dlr_at
+    from ic_message_now m
     join ic_campaigns c on c.campaign = m.campaign
-    left join ic_chunk_state s on s.campaign = m.campaign and s.chunk = m.chunk
-    left join ic_latest_result r
-      on r.campaign = m.campaign and r.chunk = m.chunk and r.row = m.row
-    -- A status is found by the message's keys, or (kept before its result
-    -- was written) by its trx_id among the few not yet tied to a message.
-    left join ic_dlr_state d
-      on d.campaign = m.campaign and d.chunk = m.chunk and d.row = m.row
-     and d.trx_id = r.sms_id
-    left join (select * from ic_dlr_state where campaign is null) u on u.trx_id = r.sms_id
     where (m.version = c.version
            and m.problem is distinct from 'already sent in this campaign'
            and m.problem is distinct from 'failed in this campaign')
        or (m.version < c.version
-           and (r.code is not null
-                or s.state in ('in_flight', 'unknown', 'settled', 'resend', 'cancelled')));
+           and (m.code is not null
+                or m.sent_state in ('in_flight', 'unknown', 'settled', 'resend', 'cancelled')));
 
+-- The campaign and number of a report come from the kept status of its
+-- trx_id, which names its message once a result does.
 create or replace view dlr_events as
     select e.msisdn, e.trx_id, e.dn_status,
            ic_dlr_class(e.dn_status) as dlr_class,
-           e.event_at, e.imported_at, e.source, e.line, m.campaign, m.row,
-           case when m.dstno is not null and e.msisdn is not null
-                then m.dstno = e.msisdn end as msisdn_matches
+           e.event_at, e.imported_at, e.source, e.line, s.campaign, s.row,
+           case when s.dstno is not null and e.msisdn is not null
+                then s.dstno = e.msisdn end as msisdn_matches
     from ic_dlr_events e
-    left join (
-        select r.sms_id, r.campaign, r.row, x.dstno
-        from ic_latest_result r
-        join ic_messages x on x.campaign = r.campaign and x.chunk = r.chunk and x.row = r.row
-        where r.sms_id is not null
-    ) m on m.sms_id = e.trx_id;
+    left join ic_dlr_state s on s.trx_id = e.trx_id;
 
 create or replace view plans as
     select campaign, version, created_at, action, template, sender_id, send_later, rows,
@@ -339,7 +328,11 @@ create or replace view campaigns as
 # Opening a database sets up its schema and views: one opening at a time in
 # this process, so two threads opening one file never race on its catalog.
 _OPENING = threading.Lock()
-VIEWS = VIEWS.replace("{dlr_class}", DLR_CLASS.format("status"))
+VIEWS = (
+    VIEWS.replace("{dlr_class}", DLR_CLASS.format("status"))
+    .replace("{state_columns}", ", ".join(STATE_COLUMNS))
+    .replace("{message_state}", MESSAGE_STATE.format(where=NOT_CURRENT))
+)
 VIEWS_KEY = hashlib.sha256(VIEWS.encode()).hexdigest()[:16]
 
 
@@ -477,18 +470,16 @@ class Store:
         return self.sql("select * from campaigns order by created_at")
 
     def rebuild(self) -> None:
-        """Recompute the current-state tables from the append-only logs, which are the truth.
+        """Recompute the current state from the append-only logs, which are the truth.
 
-        Imports keep ``ic_dlr_state`` (each trx_id's current delivery status,
-        with the message it belongs to) up to date as they go; this
-        recomputes it from every event ever imported, in one transaction.
+        Sends and imports keep it up to date as they go (see :mod:`.state`);
+        this recomputes all of it in one transaction: each trx_id's delivery
+        status and each message's state.
         """
         con = self._con
         try:
             con.begin()
-            con.execute("delete from ic_dlr_state")
-            linked = DLR_STATE_LINKED.format(where="", links=EVERY_LINK)
-            con.execute(f"insert into ic_dlr_state {linked}")
+            rebuild(con)
             con.commit()
         except duckdb.Error as exc:
             rollback(con)
@@ -620,10 +611,7 @@ class Store:
                 results="and sms_id in (select trx_id from ic_dlr_batch)"
             )
             con.execute(f"create or replace temp table ic_dlr_link as {batch_links}")
-            touched = "where trx_id in (select trx_id from ic_dlr_new)"
-            con.execute(f"delete from ic_dlr_state {touched}")
-            linked = DLR_STATE_LINKED.format(where=touched, links="select * from ic_dlr_link")
-            con.execute(f"insert into ic_dlr_state {linked}")
+            keep_dlr(con, new="ic_dlr_new", links="ic_dlr_link")
             con.execute("drop table ic_dlr_new")
             with registered(con, "ic_incoming_offsets", taken):
                 con.execute(

@@ -1,0 +1,174 @@
+"""Current state: what the append-only logs say now, kept so reads need not re-derive it.
+
+The logs are the truth: the send log ``ic_sends`` (written by :mod:`.outbox`)
+and the delivery reports ``ic_dlr_events`` (written by the store's import).
+Deriving each message's state from them means ranking every result and
+every report ever written: seconds at ten million messages. This module owns
+what is kept instead, and the SQL that keeps it:
+
+- ``ic_dlr_state``: each trx_id's current delivery status, with the message
+  it belongs to when a result names it. Every import updates it for the
+  trx_ids it brings, in the import's transaction (:func:`keep_dlr`).
+- the state columns of ``ic_messages`` (:data:`STATE_COLUMNS`): each
+  message's latest result, its request's state and its delivery status.
+  They are current for every campaign whose ``ic_campaigns.state_current``
+  is true. Whoever writes a campaign's log (a send, a cancel, a resolve)
+  first marks it not current, in the transaction that takes its lease, and
+  brings it up to date once when letting go (:func:`keep_campaign`): a send
+  pays nothing per request, and a send that dies leaves the campaign marked
+  not current, which reads handle by deriving that campaign from its logs
+  (``ic_message_now``). An import updates the delivery columns of the
+  current campaigns' messages it touches, in its own transaction.
+
+:func:`rebuild` recomputes everything from the logs; a property test checks
+that what is kept equals it after any history.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from ._sql import retrying
+
+# The class of a DLR word: DELIVERED, ACCEPTED and SENT all mean "the telco
+# SMSC acknowledged it".
+DLR_CLASS = """
+    case when {0} in ('DELIVERED', 'ACCEPTED', 'SENT') then 'delivered'
+         when {0} = 'UNDELIVERED' then 'failed'
+         when {0} = 'PENDING' then 'pending'
+         else 'unknown' end"""
+
+# A message's delivery status from its events: a final one never goes back to
+# PENDING; among finals the latest wins; ties by status, so the order events
+# arrive in never matters. ``{where}`` narrows the events (an import: its trx_ids).
+DLR_STATE = f"""
+    select trx_id, dn_status, {DLR_CLASS.format("dn_status")} as dlr_class, event_at from (
+        select trx_id, dn_status, event_at,
+               row_number() over (
+                   partition by trx_id
+                   order by (dn_status <> 'PENDING') desc, event_at desc nulls last,
+                            dn_status desc
+               ) as pick
+        from ic_dlr_events {{where}}
+    ) where pick = 1"""
+
+# The message a result names by its sms_id (``{results}`` narrows them).
+RESULT_LINKS = """
+    select sms_id as trx_id, arg_max(campaign, seq) as campaign, arg_max(chunk, seq) as chunk,
+           arg_max(row, seq) as row, arg_max(dstno, seq) as dstno, arg_max(code, seq) as code
+    from ic_sends where kind = 'result' and sms_id is not null {results}
+    group by sms_id"""
+
+# The status with the message each trx_id belongs to (when a result names it),
+# so that a report's campaign and number are known without ranking results.
+DLR_STATE_LINKED = f"""
+    select s.trx_id, s.dn_status, s.dlr_class, s.event_at, l.campaign, l.chunk, l.row, l.dstno
+    from ({DLR_STATE}) s left join ({{links}}) l on l.trx_id = s.trx_id"""
+EVERY_LINK = RESULT_LINKS.format(results="")
+
+# The state columns of ic_messages, in the order MESSAGE_STATE gives them.
+STATE_COLUMNS: tuple[str, ...] = (
+    "code",
+    "status",
+    "sms_id",
+    "submitted_at",
+    "sent_state",
+    "dlr_status",
+    "dlr_class",
+    "dlr_at",
+)
+
+# Each sendable message's state from the logs: its latest result, the latest
+# state of its chunk (request), and the kept delivery status of its sms_id.
+# ``{where}`` is a condition on ``campaign`` choosing the campaigns.
+MESSAGE_STATE = """
+    select m.campaign, m.chunk, m.row, r.code, r.status, r.sms_id,
+           case when r.code = 2000 then r.recorded_at end as submitted_at,
+           s.state as sent_state, d.dn_status as dlr_status, d.dlr_class, d.event_at as dlr_at
+    from (select campaign, chunk, row from ic_messages
+          where chunk is not null and ({where})) m
+    left join (
+        select campaign, chunk, row, arg_max(code, seq) as code, arg_max(status, seq) as status,
+               arg_max(sms_id, seq) as sms_id, arg_max(recorded_at, seq) as recorded_at
+        from ic_sends where kind = 'result' and ({where}) group by campaign, chunk, row
+    ) r on r.campaign = m.campaign and r.chunk = m.chunk and r.row = m.row
+    left join (
+        select campaign, chunk, arg_max(state, seq) as state
+        from ic_sends where kind = 'state' and ({where}) group by campaign, chunk
+    ) s on s.campaign = m.campaign and s.chunk = m.chunk
+    left join ic_dlr_state d on d.trx_id = r.sms_id"""
+
+NOT_CURRENT = "campaign in (select campaign from ic_campaigns where state_current is not true)"
+
+
+def _keep_messages(campaign: str, message: str) -> tuple[str, str]:
+    """SQL writing the state columns of the chosen campaigns' messages and tying the
+    reports that came before their result to their message. ``campaign`` chooses by
+    the column ``campaign``, ``message`` the same by ``m.campaign``."""
+    assignments = ", ".join(f"{c} = x.{c}" for c in STATE_COLUMNS)
+    messages = f"""
+        update ic_messages m set {assignments}
+        from ({MESSAGE_STATE.format(where=campaign)}) x
+        where ({message})
+          and m.campaign = x.campaign and m.chunk = x.chunk and m.row = x.row"""
+    reports = f"""
+        update ic_dlr_state d set campaign = x.campaign, chunk = x.chunk, row = x.row,
+                                  dstno = x.dstno
+        from (select campaign, chunk, row, dstno, sms_id from ic_messages
+              where sms_id is not null and ({campaign})) x
+        where d.campaign is null and d.trx_id = x.sms_id"""
+    return messages, reports
+
+
+# Everything kept, recomputed from the logs (the upgrade to schema 5 runs it too).
+REBUILD = f"""
+    delete from ic_dlr_state;
+    insert into ic_dlr_state {DLR_STATE_LINKED.format(where="", links=EVERY_LINK)};
+    {";".join(_keep_messages("true", "true"))};
+    update ic_campaigns set state_current = true;
+"""
+_KEEP_ONE = _keep_messages("campaign = $campaign", "m.campaign = $campaign")
+
+
+def mark_not_current(con: duckdb.DuckDBPyConnection, campaign: str) -> None:
+    """``campaign``'s log is about to be written: reads derive it from the log meanwhile.
+    Inside the transaction that takes the campaign's lease."""
+    con.execute("update ic_campaigns set state_current = false where campaign = ?", [campaign])
+
+
+def keep_campaign(con: duckdb.DuckDBPyConnection, campaign: str) -> None:
+    """Bring ``campaign``'s state columns up to date with its log, and mark it current."""
+
+    def keep() -> None:
+        con.begin()
+        for statement in _KEEP_ONE:
+            con.execute(statement, {"campaign": campaign})
+        con.execute("update ic_campaigns set state_current = true where campaign = ?", [campaign])
+        con.commit()
+
+    retrying(con, keep)
+
+
+def keep_dlr(con: duckdb.DuckDBPyConnection, new: str, links: str) -> None:
+    """An import's part, inside its transaction: the current status of the trx_ids in the
+    table ``new`` (those that got new events), tied to their messages by the table
+    ``links`` (:data:`RESULT_LINKS` of the import's trx_ids), copied into the state
+    columns of those messages where their campaign is current."""
+    touched = f"where trx_id in (select trx_id from {new})"
+    con.execute(f"delete from ic_dlr_state {touched}")
+    linked = DLR_STATE_LINKED.format(where=touched, links=f"select * from {links}")
+    con.execute(f"insert into ic_dlr_state {linked}")
+    con.execute(
+        f"""
+        update ic_messages m set dlr_status = s.dn_status, dlr_class = s.dlr_class,
+                                 dlr_at = s.event_at
+        from (select * from ic_dlr_state {touched} and campaign is not null) s
+        where m.campaign = s.campaign and m.chunk = s.chunk and m.row = s.row
+          and m.sms_id = s.trx_id
+        """
+    )
+
+
+def rebuild(con: duckdb.DuckDBPyConnection) -> None:
+    """Recompute all current state from the logs. Inside a transaction."""
+    con.execute(REBUILD)
