@@ -151,6 +151,9 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "dlr_seconds_p90",
 )
 
+# Steps of a campaign's time-to-DLR curve kept: a curve, not every distinct second.
+DELAY_POINTS = 300
+
 # Bucket widths (seconds) for DLR arrivals: the smallest giving <= 150 buckets.
 ARRIVAL_BUCKETS: tuple[int, ...] = (
     1, 5, 10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400,
@@ -288,23 +291,26 @@ def delivery_summary(
     p, n, z2 = "(k.delivered / k.submitted)", "k.submitted", Z95 * Z95
     centre = f"({p} + {z2} / (2 * {n})) / (1 + {z2} / {n})"
     half = f"{Z95} / (1 + {z2} / {n}) * sqrt({p} * (1 - {p}) / {n} + {z2} / (4 * {n} * {n}))"
+    window = f"where {_ONE.format('m')}"
+    if since is not None or until is not None:  # the time of each request, only then
+        window = f"""
+            left join (
+                select campaign, chunk, max(finished_at) as finished_at
+                from batches b where {_ONE.format("b")} group by campaign, chunk
+            ) d on d.campaign = m.campaign and d.chunk = m.chunk
+            {window}
+              and ($since::timestamptz is null
+                   or coalesce(m.submitted_at, d.finished_at, c.created_at) >= $since)
+              and ($until::timestamptz is null
+                   or coalesce(m.submitted_at, d.finished_at, c.created_at) < $until)"""
     query = f"""
         with chosen as ({_CHOSEN}),
-        chunk_done as (
-            select campaign, chunk, max(finished_at) as finished_at
-            from batches b where {_ONE.format("b")} group by campaign, chunk
-        ),
         picked as (
             select m.*, c.sender_id, c.created_at,
                    {_SECONDS_TO_DLR} as dlr_seconds
             from messages m
             join chosen c on c.campaign = m.campaign
-            left join chunk_done d on d.campaign = m.campaign and d.chunk = m.chunk
-            where {_ONE.format("m")}
-              and ($since::timestamptz is null
-                   or coalesce(m.submitted_at, d.finished_at, c.created_at) >= $since)
-              and ($until::timestamptz is null
-                   or coalesce(m.submitted_at, d.finished_at, c.created_at) < $until)
+            {window}
         ),
         counts as (
             select {keys},
@@ -405,7 +411,9 @@ def readable_summary(summary: pl.DataFrame, dim: str) -> pl.DataFrame:
 def dlr_delays(store: Store, campaigns: str | Sequence[str] | None = None) -> pl.DataFrame:
     """Time from submission to the final delivery report, as a CDF per campaign.
 
-    One row per campaign and distinct delay: ``campaign``, ``seconds``,
+    One row per campaign and distinct delay (at most about
+    :data:`DELAY_POINTS` per campaign: beyond that every k-th, and the
+    last, which is enough to draw it): ``campaign``, ``seconds``,
     ``submitted`` (the campaign's submitted messages) and ``share``: the
     share of them with a final report (not PENDING) within ``seconds``.
     Campaigns in order of creation, delays ascending; empty when no final
@@ -427,16 +435,23 @@ def dlr_delays(store: Store, campaigns: str | Sequence[str] | None = None) -> pl
             select campaign, count(*) filter (where state = 'submitted') as submitted,
                    min(created_at) as created_at
             from m group by campaign
+        ),
+        steps as (
+            select m.campaign, m.seconds, t.submitted, t.created_at,
+                   sum(count(*)) over (partition by m.campaign order by m.seconds)
+                       / t.submitted as share,
+                   row_number() over (partition by m.campaign order by m.seconds) as step,
+                   count(*) over (partition by m.campaign) as steps
+            from m join totals t on t.campaign = m.campaign
+            where m.seconds is not null
+            group by m.campaign, m.seconds, t.submitted, t.created_at
         )
-        select m.campaign, m.seconds, t.submitted,
-               sum(count(*)) over (partition by m.campaign order by m.seconds)
-                   / t.submitted as share
-        from m join totals t on t.campaign = m.campaign
-        where m.seconds is not null
-        group by m.campaign, m.seconds, t.submitted, t.created_at
-        order by t.created_at, m.campaign, m.seconds
+        -- At most about $points steps per campaign: every k-th, and the last.
+        select campaign, seconds, submitted, share from steps
+        where step % ceil(steps / $points)::bigint = 0 or step = steps
+        order by created_at, campaign, seconds
         """,
-        _params(store, campaigns, None, None, DEFAULT_TIME_ZONE),
+        {**_params(store, campaigns, None, None, DEFAULT_TIME_ZONE), "points": DELAY_POINTS},
     )
 
 
@@ -446,28 +461,32 @@ def dlr_arrival_counts(
     *,
     time_zone: str = DEFAULT_TIME_ZONE,
 ) -> pl.DataFrame:
-    """Delivery-report events over time, counted per time bucket and status class.
+    """When the submitted messages got their current delivery report, per time bucket
+    and status class.
 
-    Every imported event counts (a PENDING followed by DELIVERED is two);
-    an event without a time of its own is placed at its import time.
-    Reports matching no message of the chosen campaigns are left out. The
-    bucket is the narrowest of :data:`ARRIVAL_BUCKETS` giving at most 150.
+    Each submitted message counts once, by its current report (a PENDING
+    followed by DELIVERED counts as delivered, at the DELIVERED report's
+    time), so the bars add up to the summary's delivered, undelivered,
+    pending and other-DLR counts. A report without a time of its own is left
+    out. The bucket is the narrowest of :data:`ARRIVAL_BUCKETS` giving at
+    most 150.
 
     Columns: ``bucket`` (its start, local time in ``time_zone``), ``class``
-    (``delivered undelivered pending other_dlr``), ``events`` and
+    (``delivered undelivered pending other_dlr``), ``messages`` and
     ``bucket_seconds`` (the bucket's width, the same on every row).
 
     >>> from isms_campaigns import Store
     >>> dlr_arrival_counts(Store()).columns
-    ['bucket', 'class', 'events', 'bucket_seconds']
+    ['bucket', 'class', 'messages', 'bucket_seconds']
     """
     params = _params(store, campaigns, None, None, time_zone)
     events = f"""
         with chosen as ({_CHOSEN})
-        select timezone($tz, coalesce(e.event_at, e.imported_at)) as reported,
-               case e.dlr_class when 'failed' then 'undelivered'
-                                when 'unknown' then 'other_dlr' else e.dlr_class end as class
-        from dlr_events e join chosen c on c.campaign = e.campaign and {_ONE.format("e")}
+        select m.dlr_at as reported,
+               case m.dlr_class when 'failed' then 'undelivered'
+                                when 'unknown' then 'other_dlr' else m.dlr_class end as class
+        from messages m join chosen c on c.campaign = m.campaign and {_ONE.format("m")}
+        where m.state = 'submitted' and m.dlr_at is not null
     """
     span = _run(
         store,
@@ -480,19 +499,28 @@ def dlr_arrival_counts(
             schema={
                 "bucket": pl.Datetime("us"),
                 "class": pl.String,
-                "events": pl.Int64,
+                "messages": pl.Int64,
                 "bucket_seconds": pl.Int64,
             }
         )
     seconds = (last - first).total_seconds()
     bucket = next((b for b in ARRIVAL_BUCKETS if seconds / b <= 150), ARRIVAL_BUCKETS[-1])
+    # Counted first in UTC slices no local bucket boundary falls inside (every
+    # zone's offset is a whole number of quarter hours), then only the slices
+    # are converted to local time: millions of rows, a few thousand conversions.
+    unit = bucket if 900 % bucket == 0 else 900 if bucket % 900 == 0 else 60
     counts = _run(
         store,
         f"""
-        select time_bucket(to_seconds($bucket), reported) as bucket, class, count(*) as events
-        from ({events}) group by all order by bucket
+        with slices as (
+            select epoch_us(reported) // $unit as slice, class, count(*) as messages
+            from ({events}) group by all
+        )
+        select time_bucket(to_seconds($bucket), timezone($tz, make_timestamptz(slice * $unit)))
+                   as bucket, class, sum(messages)::bigint as messages
+        from slices group by all order by bucket, class
         """,
-        {**params, "bucket": bucket},
+        {**params, "bucket": bucket, "unit": unit * 1_000_000},
     )
     return counts.with_columns(bucket_seconds=pl.lit(bucket, pl.Int64))
 

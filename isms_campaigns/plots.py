@@ -269,11 +269,10 @@ def dlr_arrivals(
     *,
     time_zone: str = DEFAULT_TIME_ZONE,
 ) -> go.Figure:
-    """Delivery-report events over time, stacked by status class.
+    """When the submitted messages got their current delivery report, stacked by class.
 
-    Every imported event counts (a PENDING followed by DELIVERED is two);
-    an event without a time of its own is placed at its import time.
-    Reports matching no message of the chosen campaigns are left out.
+    Each message counts once, at its current report's time: the bars add up to
+    the summary's report counts. Reports without a time of their own are left out.
     """
     counts = dlr_arrival_counts(store, campaigns=campaigns, time_zone=time_zone)
     return dlr_arrivals_figure(counts, time_zone=time_zone)
@@ -297,19 +296,19 @@ def dlr_arrivals_figure(counts: pl.DataFrame, time_zone: str = DEFAULT_TIME_ZONE
             go.Bar(
                 name=LABELS[key],
                 x=part["bucket"].to_list(),
-                y=part["events"].to_list(),
+                y=part["messages"].to_list(),
                 marker_color=COLOURS[key],
                 offset=0,  # each bar starts where its bucket starts
                 width=bucket * 1000,  # milliseconds on a date axis
-                hovertemplate="%{x}: %{y:,} events<extra>" + LABELS[key] + "</extra>",
+                hovertemplate="%{x}: %{y:,} messages<extra>" + LABELS[key] + "</extra>",
             )
         )
     per = _BUCKET_NAMES.get(bucket, f"{bucket:,} s")
     _style(
         fig,
-        _titled(title, f"every event imported, repeats included; one bar per {per}"),
+        _titled(title, f"each message once, by its current report; one bar per {per}"),
         x=f"Time reported ({time_zone})",
-        y=f"DLR events per {per}",
+        y=f"Messages per {per}",
     )
     fig.update_layout(barmode="stack", bargap=0)
     return fig

@@ -312,17 +312,26 @@ create or replace view batches as
 create or replace view campaigns as
     select c.campaign, c.kind, c.parent, c.created_at, c.template, c.sender_id, c.send_later,
            c.rows, c.sendable, c.credits_estimated,
-           count(m.row) filter (where m.state = 'planned') as planned,
-           count(m.row) filter (where m.state = 'submitted') as submitted,
-           count(m.row) filter (where m.state = 'failed') as failed,
-           count(m.row) filter (where m.state = 'unknown') as unknown,
-           count(m.row) filter (where m.state = 'skipped') as skipped,
-           count(m.row) filter (where m.state = 'cancelled') as cancelled,
-           c.version,
-           (select sum(b.credits_charged) from ic_sends b
-            where b.campaign = c.campaign and b.kind = 'state')::bigint as credits_charged
-    from ic_campaigns c left join messages m on m.campaign = c.campaign
-    group by all;
+           coalesce(n.planned, 0) as planned, coalesce(n.submitted, 0) as submitted,
+           coalesce(n.failed, 0) as failed, coalesce(n.unknown, 0) as unknown,
+           coalesce(n.skipped, 0) as skipped, coalesce(n.cancelled, 0) as cancelled,
+           c.version, b.credits_charged
+    from ic_campaigns c
+    -- Counted per campaign first: a join carries 100 rows, not 10 million.
+    left join (
+        select campaign,
+               count(*) filter (where state = 'planned') as planned,
+               count(*) filter (where state = 'submitted') as submitted,
+               count(*) filter (where state = 'failed') as failed,
+               count(*) filter (where state = 'unknown') as unknown,
+               count(*) filter (where state = 'skipped') as skipped,
+               count(*) filter (where state = 'cancelled') as cancelled
+        from messages group by campaign
+    ) n on n.campaign = c.campaign
+    left join (
+        select campaign, sum(credits_charged)::bigint as credits_charged
+        from ic_sends where kind = 'state' group by campaign
+    ) b on b.campaign = c.campaign;
 """
 
 # Opening a database sets up its schema and views: one opening at a time in

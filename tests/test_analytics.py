@@ -212,7 +212,8 @@ def test_a_dashboard_redraw_runs_each_query_once(built: Built) -> None:
     dashboard = Dashboard(store, delay=3600)  # redraws only when flushed
     # Opening: the list of campaigns, then one summary serving table, status and credits.
     assert set(queries.values()) == {1}
-    assert sum("from messages m" in q for q in queries) == 3  # summary, delays, failures
+    # summary, delays, arrivals (their span, then the counts), failures
+    assert sum("from messages m" in q for q in queries) == 5
     for field, value in (("by", "operator"), ("since", date(2000, 1, 1))):
         queries.clear()
         getattr(dashboard, field).value = value
@@ -299,15 +300,21 @@ def test_failure_reasons_say_what_each_means(built: Built) -> None:
     assert reasons.null_count().select("meaning", "what_to_do").row(0) == (0, 0)
 
 
-def test_dlr_arrivals_are_every_event_in_at_most_150_buckets(built: Built) -> None:
+def test_dlr_arrivals_count_each_message_once_and_add_up_to_the_summary(built: Built) -> None:
     counts = analytics.dlr_arrival_counts(built.store)
-    events = built.store.sql(
-        """
-        select count(*) from dlr_events
-        where campaign in (select campaign from ic_campaigns where kind <> 'test')
-        """
+    summary = analytics.delivery_summary(built.store)
+    by_class = dict(counts.group_by("class").agg(pl.col("messages").sum()).iter_rows())
+    timeless = built.store.sql(
+        "select count(*) from messages where state = 'submitted' and dlr_status is not null "
+        "and dlr_at is null "
+        "and campaign in (select campaign from ic_campaigns where kind <> 'test')"
     ).item()
-    assert counts["events"].sum() == events
+    expected = {
+        c: int(summary[c].sum()) for c in ("delivered", "undelivered", "pending", "other_dlr")
+    }
+    assert sum(by_class.values()) + timeless == sum(expected.values())
+    if timeless == 0:
+        assert by_class == {k: v for k, v in expected.items() if v}
     (bucket,) = set(counts["bucket_seconds"])
     assert bucket in analytics.ARRIVAL_BUCKETS
     assert counts["bucket"].n_unique() <= 150

@@ -101,14 +101,14 @@ def test_time_to_dlr_is_the_share_of_submitted_with_a_final_dlr(built: Built) ->
     assert _no_data(plots.time_to_dlr(built.store, campaigns="quiet")) is not None
 
 
-def test_dlr_arrivals_count_every_event_by_class(built: Built) -> None:
+def test_dlr_arrivals_count_each_submitted_message_by_its_current_report(built: Built) -> None:
     fig = plots.dlr_arrivals(built.store)
-    events = built.store.sql(
-        "select dlr_class, count(*) as n from dlr_events "
+    current = built.store.sql(
+        "select dlr_class, count(*) as n from messages "
         "where campaign in (select campaign from campaigns where kind = 'campaign') "
-        "group by dlr_class"
+        "and state = 'submitted' and dlr_at is not null group by dlr_class"
     )
-    expected = dict(events.iter_rows())
+    expected = dict(current.iter_rows())
     names = {"delivered": "delivered", "failed": "undelivered", "pending": "pending"}
     names["unknown"] = "other_dlr"
     for cls, n in expected.items():
