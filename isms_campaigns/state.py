@@ -155,18 +155,20 @@ def keep_dlr(con: duckdb.DuckDBPyConnection, new: str, links: str) -> None:
     ``links`` (:data:`RESULT_LINKS` of the import's trx_ids), copied into the state
     columns of those messages where their campaign is current."""
     touched = f"where trx_id in (select trx_id from {new})"
-    con.execute(f"delete from ic_dlr_state {touched}")
     linked = DLR_STATE_LINKED.format(where=touched, links=f"select * from {links}")
-    con.execute(f"insert into ic_dlr_state {linked}")
+    con.execute(f"create or replace temp table ic_dlr_kept as {linked}")
+    con.execute(f"delete from ic_dlr_state {touched}")
+    con.execute("insert into ic_dlr_state select * from ic_dlr_kept")
     con.execute(
-        f"""
+        """
         update ic_messages m set dlr_status = s.dn_status, dlr_class = s.dlr_class,
                                  dlr_at = s.event_at
-        from (select * from ic_dlr_state {touched} and campaign is not null) s
+        from (select * from ic_dlr_kept where campaign is not null) s
         where m.campaign = s.campaign and m.chunk = s.chunk and m.row = s.row
           and m.sms_id = s.trx_id
         """
     )
+    con.execute("drop table ic_dlr_kept")
 
 
 def rebuild(con: duckdb.DuckDBPyConnection) -> None:
