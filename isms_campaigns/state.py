@@ -101,23 +101,28 @@ MESSAGE_STATE = """
 NOT_CURRENT = "campaign in (select campaign from ic_campaigns where state_current is not true)"
 
 
-def _keep_messages(campaign: str, message: str) -> tuple[str, str]:
-    """SQL writing the state columns of the chosen campaigns' messages and tying the
-    reports that came before their result to their message. ``campaign`` chooses by
-    the column ``campaign``, ``message`` the same by ``m.campaign``."""
+def _keep_messages(campaign: str, message: str) -> tuple[str, ...]:
+    """SQL writing the state columns of the chosen campaigns' messages (only the rows
+    whose state changed) and tying the reports that came before their result to
+    their message. ``campaign`` chooses by the column ``campaign``, ``message`` the
+    same by ``m.campaign``. The new state goes through a temp table: DuckDB
+    updates from a table in a fraction of the time it takes from the join."""
     assignments = ", ".join(f"{c} = x.{c}" for c in STATE_COLUMNS)
-    messages = f"""
-        update ic_messages m set {assignments}
-        from ({MESSAGE_STATE.format(where=campaign)}) x
-        where ({message})
-          and m.campaign = x.campaign and m.chunk = x.chunk and m.row = x.row"""
-    reports = f"""
+    changed = " or ".join(f"m.{c} is distinct from x.{c}" for c in STATE_COLUMNS)
+    return (
+        f"create or replace temp table ic_state_new as {MESSAGE_STATE.format(where=campaign)}",
+        f"""
+        update ic_messages m set {assignments} from ic_state_new x
+        where ({message}) and m.campaign = x.campaign and m.chunk = x.chunk and m.row = x.row
+          and ({changed})""",
+        "drop table ic_state_new",
+        f"""
         update ic_dlr_state d set campaign = x.campaign, chunk = x.chunk, row = x.row,
                                   dstno = x.dstno
         from (select campaign, chunk, row, dstno, sms_id from ic_messages
               where sms_id is not null and ({campaign})) x
-        where d.campaign is null and d.trx_id = x.sms_id"""
-    return messages, reports
+        where d.trx_id = x.sms_id and (d.campaign is null or d.dstno is null)""",
+    )
 
 
 # Everything kept, recomputed from the logs (the upgrade to schema 5 runs it too).
@@ -142,7 +147,7 @@ def keep_campaign(con: duckdb.DuckDBPyConnection, campaign: str) -> None:
     def keep() -> None:
         con.begin()
         for statement in _KEEP_ONE:
-            con.execute(statement, {"campaign": campaign})
+            con.execute(statement, {"campaign": campaign} if "$campaign" in statement else None)
         con.execute("update ic_campaigns set state_current = true where campaign = ?", [campaign])
         con.commit()
 
