@@ -480,9 +480,9 @@ def dlr_arrival_counts(
     Each submitted message counts once, by its current report (a PENDING
     followed by DELIVERED counts as delivered, at the DELIVERED report's
     time), so the bars add up to the summary's delivered, undelivered,
-    pending and other-DLR counts. A report without a time of its own is left
-    out. The bucket is the narrowest of :data:`ARRIVAL_BUCKETS` giving at
-    most 150.
+    pending and other-DLR counts; reports without a time of their own are
+    counted in rows whose ``bucket`` is null. The bucket is the narrowest of
+    :data:`ARRIVAL_BUCKETS` giving at most 150.
 
     Columns: ``bucket`` (its start, local time in ``time_zone``), ``class``
     (``delivered undelivered pending other_dlr``), ``messages`` and
@@ -499,7 +499,7 @@ def dlr_arrival_counts(
                case m.dlr_class when 'failed' then 'undelivered'
                                 when 'unknown' then 'other_dlr' else m.dlr_class end as class
         from messages m join chosen c on c.campaign = m.campaign and {_ONE.format("m")}
-        where m.state = 'submitted' and m.dlr_at is not null
+        where m.state = 'submitted' and m.dlr_class is not null
     """
     span = _run(
         store,
@@ -507,7 +507,7 @@ def dlr_arrival_counts(
         params,
     )
     first, last = span.row(0)
-    if first is None:
+    if first is None and _run(store, f"select count(*) as n from ({events})", params).item() == 0:
         return pl.DataFrame(
             schema={
                 "bucket": pl.Datetime("us"),
@@ -516,7 +516,7 @@ def dlr_arrival_counts(
                 "bucket_seconds": pl.Int64,
             }
         )
-    seconds = (last - first).total_seconds()
+    seconds = 0.0 if first is None else (last - first).total_seconds()
     bucket = next((b for b in ARRIVAL_BUCKETS if seconds / b <= 150), ARRIVAL_BUCKETS[-1])
     # Counted first in UTC slices no local bucket boundary falls inside (every
     # zone's offset is a whole number of quarter hours), then only the slices
@@ -531,7 +531,7 @@ def dlr_arrival_counts(
         )
         select time_bucket(to_seconds($bucket), timezone($tz, make_timestamptz(slice * $unit)))
                    as bucket, class, sum(messages)::bigint as messages
-        from slices group by all order by bucket, class
+        from slices group by all order by bucket nulls last, class
         """,
         {**params, "bucket": bucket, "unit": unit * 1_000_000},
     )

@@ -286,6 +286,10 @@ def dlr_arrivals_figure(counts: pl.DataFrame, time_zone: str = DEFAULT_TIME_ZONE
     title = "Delivery reports received over time"
     if counts.is_empty():
         return _no_data(title, "no delivery reports imported")
+    timeless = int(counts.filter(pl.col("bucket").is_null())["messages"].sum())
+    counts = counts.filter(pl.col("bucket").is_not_null())
+    if counts.is_empty():
+        return _no_data(title, f"the {timeless:,} delivery reports carry no time of their own")
     bucket = int(counts["bucket_seconds"][0])
     fig = go.Figure()
     for key in ("delivered", "undelivered", "pending", "other_dlr"):
@@ -306,7 +310,11 @@ def dlr_arrivals_figure(counts: pl.DataFrame, time_zone: str = DEFAULT_TIME_ZONE
     per = _BUCKET_NAMES.get(bucket, f"{bucket:,} s")
     _style(
         fig,
-        _titled(title, f"each message once, by its current report; one bar per {per}"),
+        _titled(
+            title,
+            f"each message once, by its current report; one bar per {per}"
+            + (f"; {timeless:,} reports without a time not shown" if timeless else ""),
+        ),
         x=f"Time reported ({time_zone})",
         y=f"Messages per {per}",
     )

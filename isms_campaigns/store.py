@@ -490,6 +490,15 @@ class Store:
             raise StoreError(f"The query failed: {exc}") from None
         return pl.DataFrame() if relation is None else pl.DataFrame(relation.pl())
 
+    def data_version(self) -> tuple[int, ...]:
+        """A value that changes whenever a plan, a send or a delivery report is written
+        (what a cache of figures over this store is keyed by)."""
+        row = self._con.execute(
+            "select (select coalesce(max(seq), 0) from ic_sends), "
+            "(select count(*) from ic_dlr_events), (select count(*) from ic_plans)"
+        ).fetchall()[0]
+        return tuple(int(v) for v in row)
+
     def campaigns(self) -> pl.DataFrame:
         """Every campaign with its messages counted by state."""
         return self.sql("select * from campaigns order by created_at")

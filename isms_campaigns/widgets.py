@@ -826,6 +826,7 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
             ]
         )
         self._refresh = _Debounced(self._draw, delay)
+        self._kept: dict[str, Any] = {}  # what the last draw computed, by its key
         self._muted = False
         for field in (self.campaigns, self.by, self.since, self.until):
             field.observe(self._changed, names="value")
@@ -895,22 +896,33 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         }
         try:
             with _cursor(self.store) as store:  # this may run on the timer's thread
-                summary = delivery_summary(store, by=by, campaigns=names, **period)
-                if by == "campaign" and since is None and until is None:
-                    per_campaign = summary  # the same query: run it once
-                else:
+                # The figures that take neither a grouping nor a period are drawn
+                # again only when the campaigns or the store's data changed.
+                key = (store.data_version(), tuple(names or ()), self.time_zone)
+                fresh = self._kept.get("key") != key
+                if fresh:
                     per_campaign = delivery_summary(store, by="campaign", campaigns=names)
-                delays = analytics.dlr_delays(store, names)
-                arrivals = analytics.dlr_arrival_counts(store, names, time_zone=self.time_zone)
-                reasons = analytics.failure_reasons(store, names)
-            figures = {
-                "status": plots.status_figure(per_campaign),
-                "delivery_rate": plots.rate_figure(summary, by),
-                "time_to_dlr": plots.time_to_dlr_figure(delays),
-                "dlr_arrivals": plots.dlr_arrivals_figure(arrivals, self.time_zone),
-                "credits": plots.credits_figure(per_campaign),
-                "failure_codes": plots.failure_codes_figure(reasons),
-            }
+                    self._kept = {
+                        "key": key,
+                        "per_campaign": per_campaign,
+                        "status": plots.status_figure(per_campaign),
+                        "credits": plots.credits_figure(per_campaign),
+                        "time_to_dlr": plots.time_to_dlr_figure(analytics.dlr_delays(store, names)),
+                        "dlr_arrivals": plots.dlr_arrivals_figure(
+                            analytics.dlr_arrival_counts(store, names, time_zone=self.time_zone),
+                            self.time_zone,
+                        ),
+                        "failure_codes": plots.failure_codes_figure(
+                            analytics.failure_reasons(store, names)
+                        ),
+                    }
+                if by == "campaign" and since is None and until is None:
+                    summary = self._kept["per_campaign"]  # the same query: run it once
+                else:
+                    summary = delivery_summary(store, by=by, campaigns=names, **period)
+            figures = {"delivery_rate": plots.rate_figure(summary, by)}
+            if fresh:
+                figures |= {name: self._kept[name] for name in FIGURES if name in self._kept}
         except Exception as exc:  # shown; the last good figures stay
             self.status.value = _error(_unexpected(exc))
             return

@@ -508,8 +508,12 @@ def test_importing_delivery_reports_shows_the_import_and_redraws(
     path = tmp_path / "dlr.csv"
     dlrs.write_csv(path)
 
+    assert not figure(dashboard, "dlr_arrivals")["data"]  # no reports yet
     dashboard.dlr_path.value = str(path)
     dashboard.import_button.click()
+    # The store changed: the figures kept from the last draw are drawn again.
+    arrivals = figure(dashboard, "dlr_arrivals")["layout"]["annotations"][0]["text"]
+    assert f"the {ids.height:,} delivery reports carry no time" in arrivals
     assert "Delivery reports imported" in dashboard.import_result.value
     assert f"{ids.height:,} new" in dashboard.import_result.value
     assert table(store) in dashboard.summary.value
