@@ -10,7 +10,10 @@ store's tables, in the shape the sender and the importer leave them:
 - every campaign one plan version, 1 % of its rows skipped (invalid
   number), the rest in 50-number chunks, each chunk a request that went
   ``in_flight`` then ``sent`` an hour apart per campaign;
-- per message one result row: 2000 with an sms_id (97 %) or -1008;
+- per message one result row: 2000 with an sms_id (97 %) or -1008, each
+  round's results recorded at one moment to the microsecond (as a send
+  records them), delivery reports at whole seconds (as a log has them), so
+  delays are as distinct as real ones;
 - delivery reports for the submitted ones: 86 % DELIVERED, 6 %
   UNDELIVERED, 3 % ACCEPTED, 5 % none; 10 % report PENDING first and 5 %
   repeat their final status (about 1.1 reports per message);
@@ -116,7 +119,9 @@ def bulk_load(path: Path, messages: int, campaigns: int) -> None:
             """
             create temp table bench_chunks as
             select campaign, chunk, row_number() over (order by campaign, chunk) as k,
-                   c.created_at + to_seconds(chunk) as moment
+                   -- A round's results are recorded at one moment, to the microsecond.
+                   c.created_at + to_seconds(chunk)
+                       + to_microseconds((hash(chunk) % 1000000)::bigint) as moment
             from ic_chunks join ic_campaigns c using (campaign)
             """
         )
@@ -159,13 +164,17 @@ def bulk_load(path: Path, messages: int, campaigns: int) -> None:
                             when h < 950 then 'ACCEPTED' end as status
                 from sent
             )
-            select dstno, sms_id, status, moment + to_seconds(5 + h), now(), 'bench', null
+            -- Report times are whole seconds (the telco's, in an access log).
+            select dstno, sms_id, status, date_trunc('second', moment + to_seconds(5 + h)),
+                   now(), 'bench', null
             from finals where status is not null
             union all
-            select dstno, sms_id, 'PENDING', moment + to_seconds(2), now(), 'bench', null
+            select dstno, sms_id, 'PENDING', date_trunc('second', moment + to_seconds(2)),
+                   now(), 'bench', null
             from finals where h % 10 = 0
             union all
-            select dstno, sms_id, status, moment + to_seconds(5 + h), now(), 'bench-repeat', null
+            select dstno, sms_id, status, date_trunc('second', moment + to_seconds(5 + h)),
+                   now(), 'bench-repeat', null
             from finals where status is not null and h % 20 = 1
             """
         )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -37,16 +39,13 @@ def first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def retrying(
-    con: duckdb.DuckDBPyConnection, transaction: Callable[[], None], tries: int = 5
-) -> None:
+def retrying(con: duckdb.DuckDBPyConnection, transaction: Callable[[], T], tries: int = 5) -> T:
     """Run ``transaction`` (which begins and commits), again when DuckDB reports a write
-    conflict with another transaction of this database: the next try sees what that
-    one committed."""
+    conflict with another transaction of this database (an import and the end of a
+    send touching the same messages): the next try sees what that one committed."""
     for attempt in range(tries):
         try:
-            transaction()
-            return
+            return transaction()
         except duckdb.TransactionException:
             rollback(con)
             if attempt == tries - 1:
@@ -55,3 +54,4 @@ def retrying(
         except BaseException:
             rollback(con)
             raise
+    raise AssertionError("unreachable")

@@ -424,7 +424,7 @@ def readable_summary(summary: pl.DataFrame, dim: str) -> pl.DataFrame:
 def dlr_delays(store: Store, campaigns: str | Sequence[str] | None = None) -> pl.DataFrame:
     """Time from submission to the final delivery report, as a CDF per campaign.
 
-    One row per campaign and distinct delay (at most about
+    One row per campaign and distinct delay, to the second (at most about
     :data:`DELAY_POINTS` per campaign: beyond that every k-th, and the
     last, which is enough to draw it): ``campaign``, ``seconds``,
     ``submitted`` (the campaign's submitted messages) and ``share``: the
@@ -440,29 +440,28 @@ def dlr_delays(store: Store, campaigns: str | Sequence[str] | None = None) -> pl
         store,
         f"""
         with chosen as ({_CHOSEN}),
-        m as (
-            select m.campaign, m.state, c.created_at, {_SECONDS_TO_DLR} as seconds
+        -- One pass: submitted messages per campaign and final delay (null: none
+        -- yet), to the second: the reports' own times are.
+        counts as (
+            select m.campaign, round({_SECONDS_TO_DLR}) as seconds,
+                   count(*) filter (where m.state = 'submitted') as n
             from messages m join chosen c on c.campaign = m.campaign and {_ONE.format("m")}
-        ),
-        totals as (
-            select campaign, count(*) filter (where state = 'submitted') as submitted,
-                   min(created_at) as created_at
-            from m group by campaign
+            group by all
         ),
         steps as (
-            select m.campaign, m.seconds, t.submitted, t.created_at,
-                   sum(count(*)) over (partition by m.campaign order by m.seconds)
-                       / t.submitted as share,
-                   row_number() over (partition by m.campaign order by m.seconds) as step,
-                   count(*) over (partition by m.campaign) as steps
-            from m join totals t on t.campaign = m.campaign
-            where m.seconds is not null
-            group by m.campaign, m.seconds, t.submitted, t.created_at
+            select k.campaign, k.seconds, sum(k.n) over (partition by k.campaign) as submitted,
+                   sum(k.n) over (partition by k.campaign order by k.seconds nulls last)
+                       / submitted as share,
+                   row_number() over (partition by k.campaign order by k.seconds) as step,
+                   count(k.seconds) over (partition by k.campaign) as steps
+            from counts k
         )
         -- At most about $points steps per campaign: every k-th, and the last.
-        select campaign, seconds, submitted, share from steps
-        where step % ceil(steps / $points)::bigint = 0 or step = steps
-        order by created_at, campaign, seconds
+        select s.campaign, s.seconds, s.submitted, s.share
+        from steps s join chosen c on c.campaign = s.campaign
+        where s.seconds is not null and (s.step % ceil(s.steps / $points)::bigint = 0
+                                         or s.step = s.steps)
+        order by c.created_at, s.campaign, s.seconds
         """,
         {**_params(store, campaigns, None, None, DEFAULT_TIME_ZONE), "points": DELAY_POINTS},
     )

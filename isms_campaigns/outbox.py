@@ -390,7 +390,7 @@ class Outbox:
             # If that fails the campaign stays marked not current: reads derive
             # it from the log until the next holder or store.rebuild().
             with suppress(duckdb.Error):
-                keep_campaign(self.con, self.campaign)
+                keep_campaign(self.con, self.db_id, self.campaign)
             with suppress(duckdb.Error):
                 self.con.execute(
                     "delete from ic_leases where campaign = ? and pid = ? and host = ?",

@@ -26,6 +26,8 @@ that what is kept equals it after any history.
 
 from __future__ import annotations
 
+import threading
+
 import duckdb
 
 from ._sql import retrying
@@ -125,14 +127,33 @@ def _keep_messages(campaign: str, message: str) -> tuple[str, ...]:
     )
 
 
-# Everything kept, recomputed from the logs (the upgrade to schema 5 runs it too).
+# Everything kept, recomputed from the logs.
 REBUILD = f"""
     delete from ic_dlr_state;
     insert into ic_dlr_state {DLR_STATE_LINKED.format(where="", links=EVERY_LINK)};
     {";".join(_keep_messages("true", "true"))};
-    update ic_campaigns set state_current = true;
+    -- A campaign someone holds now stays derived: its holder is writing its log.
+    update ic_campaigns set state_current = true
+    where campaign not in (select campaign from ic_leases);
 """
 _KEEP_ONE = _keep_messages("campaign = $campaign", "m.campaign = $campaign")
+
+
+_WRITING: dict[str, threading.Lock] = {}
+_WRITING_LOCK = threading.Lock()
+
+
+def writing(db_id: str) -> threading.Lock:
+    """Held by every writer of one database's kept state for its whole transaction.
+
+    DuckDB lets a transaction overwrite a row that another one changed and
+    committed after it began: a state computed from the older snapshot would
+    silently win (an import's new status lost at the end of a send). One
+    process writes a database file at a time, so a lock per database in this
+    process serialises them all.
+    """
+    with _WRITING_LOCK:
+        return _WRITING.setdefault(db_id, threading.Lock())
 
 
 def mark_not_current(con: duckdb.DuckDBPyConnection, campaign: str) -> None:
@@ -141,7 +162,7 @@ def mark_not_current(con: duckdb.DuckDBPyConnection, campaign: str) -> None:
     con.execute("update ic_campaigns set state_current = false where campaign = ?", [campaign])
 
 
-def keep_campaign(con: duckdb.DuckDBPyConnection, campaign: str) -> None:
+def keep_campaign(con: duckdb.DuckDBPyConnection, db_id: str, campaign: str) -> None:
     """Bring ``campaign``'s state columns up to date with its log, and mark it current."""
 
     def keep() -> None:
@@ -151,11 +172,13 @@ def keep_campaign(con: duckdb.DuckDBPyConnection, campaign: str) -> None:
         con.execute("update ic_campaigns set state_current = true where campaign = ?", [campaign])
         con.commit()
 
-    retrying(con, keep)
+    with writing(db_id):
+        retrying(con, keep)
 
 
 def keep_dlr(con: duckdb.DuckDBPyConnection, new: str, links: str) -> None:
-    """An import's part, inside its transaction: the current status of the trx_ids in the
+    """An import's part, inside its transaction (under :func:`writing`): the current
+    status of the trx_ids in the
     table ``new`` (those that got new events), tied to their messages by the table
     ``links`` (:data:`RESULT_LINKS` of the import's trx_ids), copied into the state
     columns of those messages where their campaign is current."""
@@ -177,5 +200,6 @@ def keep_dlr(con: duckdb.DuckDBPyConnection, new: str, links: str) -> None:
 
 
 def rebuild(con: duckdb.DuckDBPyConnection) -> None:
-    """Recompute all current state from the logs. Inside a transaction."""
+    """Recompute all current state from the logs. Inside a transaction, under
+    :func:`writing`."""
     con.execute(REBUILD)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import polars as pl
 
-from ._sql import first_line, registered, rollback, scalar
+from ._sql import first_line, registered, retrying, rollback, scalar
 from .errors import SendError, StoreError
 from .outbox import Holder, Outbox, database_opened
 from .state import (
@@ -47,6 +47,7 @@ from .state import (
     STATE_COLUMNS,
     keep_dlr,
     rebuild,
+    writing,
 )
 
 if TYPE_CHECKING:
@@ -512,9 +513,10 @@ class Store:
         """
         con = self._con
         try:
-            con.begin()
-            rebuild(con)
-            con.commit()
+            with writing(self._db_id):
+                con.begin()
+                rebuild(con)
+                con.commit()
         except duckdb.Error as exc:
             rollback(con)
             raise StoreError(
@@ -612,67 +614,11 @@ class Store:
             parsed.offsets, schema=["source", "bytes", "lines"], orient="row"
         ).with_columns(imported_at=pl.lit(now))
         try:
-            con.begin()
-            with registered(con, "ic_incoming_dlr", parsed.events):
-                # One row per distinct event, the first place it was seen.
-                con.execute(
-                    """
-                    create or replace temp table ic_dlr_batch as
-                    select msisdn, trx_id, dn_status, event_at,
-                           arg_min(source, line) as source, min(line) as line, count(*) as seen
-                    from ic_incoming_dlr group by msisdn, trx_id, dn_status, event_at
-                    """
+            with writing(self._db_id):
+                new, unmatched, mismatch, by_status = retrying(
+                    con, lambda: self._write_import(parsed.events, taken, now)
                 )
-            con.execute(
-                """
-                create or replace temp table ic_dlr_new as
-                select b.* from ic_dlr_batch b
-                anti join ic_dlr_events e
-                  on e.trx_id = b.trx_id and e.dn_status = b.dn_status
-                 and e.msisdn is not distinct from b.msisdn
-                 and e.event_at is not distinct from b.event_at
-                """
-            )
-            (new,) = con.execute(
-                "insert into ic_dlr_events select msisdn, trx_id, dn_status, event_at, ?, "
-                "source, line from ic_dlr_new",
-                [now],
-            ).fetchall()[0]  # an INSERT answers with the rows it added
-            # The current status of the trx_ids that got new events, and only those.
-            # The messages this batch's trx_ids belong to, read once for the
-            # kept status and the counts below.
-            batch_links = RESULT_LINKS.format(
-                results="and sms_id in (select trx_id from ic_dlr_batch)"
-            )
-            con.execute(f"create or replace temp table ic_dlr_link as {batch_links}")
-            keep_dlr(con, new="ic_dlr_new", links="ic_dlr_link")
-            con.execute("drop table ic_dlr_new")
-            with registered(con, "ic_incoming_offsets", taken):
-                con.execute(
-                    "delete from ic_dlr_offsets where source in "
-                    "(select source from ic_incoming_offsets)"
-                )
-                con.execute("insert into ic_dlr_offsets select * from ic_incoming_offsets")
-            unmatched, mismatch = con.execute(
-                """
-                select coalesce(sum(b.seen) filter (where m.trx_id is null), 0),
-                       coalesce(sum(b.seen) filter (where m.dstno <> b.msisdn), 0)
-                from ic_dlr_batch b
-                left join (select * from ic_dlr_link where code = 2000) m
-                  on m.trx_id = b.trx_id
-                """
-            ).fetchall()[0]
-            by_status = con.sql(
-                """
-                select dn_status, ic_dlr_class(dn_status) as class, sum(seen)::uinteger as events
-                from ic_dlr_batch group by all order by events desc, dn_status
-                """
-            ).pl()
-            con.execute("drop table ic_dlr_batch")
-            con.execute("drop table ic_dlr_link")
-            con.commit()
         except duckdb.Error as exc:
-            rollback(con)
             raise StoreError(f"Could not import the delivery reports: {exc}") from None
         bad = parsed.malformed
         return ImportReport(
@@ -691,6 +637,71 @@ class Store:
             ],
             elapsed=time.perf_counter() - started,
         )
+
+    def _write_import(
+        self, events: pl.DataFrame, taken: pl.DataFrame, now: datetime
+    ) -> tuple[int, int, int, pl.DataFrame]:
+        """One import's transaction: the new events, the kept status of their trx_ids,
+        the offsets read; returns new, unmatched, msisdn mismatches and counts by status."""
+        con = self._con
+        con.begin()
+        with registered(con, "ic_incoming_dlr", events):
+            # One row per distinct event, the first place it was seen.
+            con.execute(
+                """
+                create or replace temp table ic_dlr_batch as
+                select msisdn, trx_id, dn_status, event_at,
+                       arg_min(source, line) as source, min(line) as line, count(*) as seen
+                from ic_incoming_dlr group by msisdn, trx_id, dn_status, event_at
+                """
+            )
+        con.execute(
+            """
+            create or replace temp table ic_dlr_new as
+            select b.* from ic_dlr_batch b
+            anti join ic_dlr_events e
+              on e.trx_id = b.trx_id and e.dn_status = b.dn_status
+             and e.msisdn is not distinct from b.msisdn
+             and e.event_at is not distinct from b.event_at
+            """
+        )
+        (new,) = con.execute(
+            "insert into ic_dlr_events select msisdn, trx_id, dn_status, event_at, ?, "
+            "source, line from ic_dlr_new",
+            [now],
+        ).fetchall()[0]  # an INSERT answers with the rows it added
+        # The current status of the trx_ids that got new events, and only those.
+        # The messages this batch's trx_ids belong to, read once for the
+        # kept status and the counts below.
+        batch_links = RESULT_LINKS.format(results="and sms_id in (select trx_id from ic_dlr_batch)")
+        con.execute(f"create or replace temp table ic_dlr_link as {batch_links}")
+        keep_dlr(con, new="ic_dlr_new", links="ic_dlr_link")
+        con.execute("drop table ic_dlr_new")
+        with registered(con, "ic_incoming_offsets", taken):
+            con.execute(
+                "delete from ic_dlr_offsets where source in "
+                "(select source from ic_incoming_offsets)"
+            )
+            con.execute("insert into ic_dlr_offsets select * from ic_incoming_offsets")
+        unmatched, mismatch = con.execute(
+            """
+            select coalesce(sum(b.seen) filter (where m.trx_id is null), 0),
+                   coalesce(sum(b.seen) filter (where m.dstno <> b.msisdn), 0)
+            from ic_dlr_batch b
+            left join (select * from ic_dlr_link where code = 2000) m
+              on m.trx_id = b.trx_id
+            """
+        ).fetchall()[0]
+        by_status = con.sql(
+            """
+            select dn_status, ic_dlr_class(dn_status) as class, sum(seen)::uinteger as events
+            from ic_dlr_batch group by all order by events desc, dn_status
+            """
+        ).pl()
+        con.execute("drop table ic_dlr_batch")
+        con.execute("drop table ic_dlr_link")
+        con.commit()
+        return int(new), int(unmatched), int(mismatch), by_status
 
 
 def _connect(path: str) -> duckdb.DuckDBPyConnection:
