@@ -59,7 +59,7 @@ import pyarrow as pa
 from ._sql import first_line, registered, rollback, scalar
 from .errors import PlanChanged, SendError, StoreError
 from .gateway.client import Attempt
-from .state import keep_campaign, mark_not_current
+from .state import keep_campaign, mark_not_current, writing
 
 ChunkState = Literal[
     "planned",
@@ -403,20 +403,7 @@ class Outbox:
         """The lease as a row, for other processes sharing the database."""
         con = self.con
         try:
-            con.begin()
-            row = con.execute(
-                "select pid, thread, host, since, doing from ic_leases where campaign = ?",
-                [self.campaign],
-            ).fetchall()
-            if row and not _stale(Holder(*row[0])):
-                raise _busy(self.campaign, Holder(*row[0]), doing)
-            con.execute("delete from ic_leases where campaign = ?", [self.campaign])
-            con.execute(
-                "insert into ic_leases values (?, ?, ?, ?, ?, ?)",
-                [self.campaign, me.pid, me.thread, me.host, me.since, me.doing],
-            )
-            mark_not_current(con, self.campaign)  # before this holder writes its log
-            con.commit()
+            self._take_lease_row_locked(me, doing)
         except duckdb.TransactionException as exc:  # another process took it meanwhile
             rollback(con)
             raise SendError(
@@ -432,6 +419,26 @@ class Outbox:
         except BaseException:
             rollback(con)
             raise
+
+    def _take_lease_row_locked(self, me: Holder, doing: str) -> None:
+        # Under the kept state's lock: marking the campaign not current must not
+        # race a rebuild or an import writing the same rows.
+        con = self.con
+        with writing(self.db_id):
+            con.begin()
+            row = con.execute(
+                "select pid, thread, host, since, doing from ic_leases where campaign = ?",
+                [self.campaign],
+            ).fetchall()
+            if row and not _stale(Holder(*row[0])):
+                raise _busy(self.campaign, Holder(*row[0]), doing)
+            con.execute("delete from ic_leases where campaign = ?", [self.campaign])
+            con.execute(
+                "insert into ic_leases values (?, ?, ?, ?, ?, ?)",
+                [self.campaign, me.pid, me.thread, me.host, me.since, me.doing],
+            )
+            mark_not_current(con, self.campaign)  # before this holder writes its log
+            con.commit()
 
     # -- planning -----------------------------------------------------------------------
 

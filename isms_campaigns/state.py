@@ -54,12 +54,18 @@ DLR_STATE = f"""
         from ic_dlr_events {{where}}
     ) where pick = 1"""
 
-# The message a result names by its sms_id (``{results}`` narrows them).
-RESULT_LINKS = """
-    select sms_id as trx_id, arg_max(campaign, seq) as campaign, arg_max(chunk, seq) as chunk,
+# Every result naming an sms_id (``{results}`` narrows them).
+RESULTS = """
+    select sms_id as trx_id, campaign, chunk, row, dstno, code, seq
+    from ic_sends where kind = 'result' and sms_id is not null {results}"""
+
+# The message a trx_id belongs to in dlr_events: the latest result naming it
+# (``{results}``: RESULTS rows).
+LINKS = """
+    select trx_id, arg_max(campaign, seq) as campaign, arg_max(chunk, seq) as chunk,
            arg_max(row, seq) as row, arg_max(dstno, seq) as dstno, arg_max(code, seq) as code
-    from ic_sends where kind = 'result' and sms_id is not null {results}
-    group by sms_id"""
+    from ({results}) group by trx_id"""
+RESULT_LINKS = LINKS.format(results=RESULTS)  # still takes {results}
 
 # The status with the message each trx_id belongs to (when a result names it),
 # so that a report's campaign and number are known without ranking results.
@@ -111,6 +117,10 @@ def _keep_messages(campaign: str, message: str) -> tuple[str, ...]:
     updates from a table in a fraction of the time it takes from the join."""
     assignments = ", ".join(f"{c} = x.{c}" for c in STATE_COLUMNS)
     changed = " or ".join(f"m.{c} is distinct from x.{c}" for c in STATE_COLUMNS)
+    elsewhere = f"""
+        select d.trx_id from ic_dlr_state d
+        join (select * from ic_messages where {campaign}) x on x.sms_id = d.trx_id
+        where d.campaign <> x.campaign or d.chunk <> x.chunk or d.row <> x.row"""
     return (
         f"create or replace temp table ic_state_new as {MESSAGE_STATE.format(where=campaign)}",
         f"""
@@ -118,12 +128,23 @@ def _keep_messages(campaign: str, message: str) -> tuple[str, ...]:
         where ({message}) and m.campaign = x.campaign and m.chunk = x.chunk and m.row = x.row
           and ({changed})""",
         "drop table ic_state_new",
+        # Reports kept before their result: tied to the message now naming them.
         f"""
         update ic_dlr_state d set campaign = x.campaign, chunk = x.chunk, row = x.row,
                                   dstno = x.dstno
         from (select campaign, chunk, row, dstno, sms_id from ic_messages
               where sms_id is not null and ({campaign})) x
-        where d.trx_id = x.sms_id and (d.campaign is null or d.dstno is null)""",
+        where d.trx_id = x.sms_id
+          and (d.campaign is null  -- or tied by an older version, without its number
+               or (d.dstno is null and d.campaign = x.campaign and d.chunk = x.chunk
+                   and d.row = x.row))""",
+        # A trx_id tied to another message too (the gateway gave one id twice, as
+        # a reset sandbox does): the latest result naming it wins, as in a rebuild.
+        f"""
+        update ic_dlr_state d set campaign = l.campaign, chunk = l.chunk, row = l.row,
+                                  dstno = l.dstno
+        from ({RESULT_LINKS.format(results=f"and sms_id in ({elsewhere})")}) l
+        where d.trx_id = l.trx_id""",
     )
 
 
@@ -131,7 +152,7 @@ def _keep_messages(campaign: str, message: str) -> tuple[str, ...]:
 REBUILD = f"""
     delete from ic_dlr_state;
     insert into ic_dlr_state {DLR_STATE_LINKED.format(where="", links=EVERY_LINK)};
-    {";".join(_keep_messages("true", "true"))};
+    {";".join(_keep_messages("true", "true")[:3])};
     -- A campaign someone holds now stays derived: its holder is writing its log.
     update ic_campaigns set state_current = true
     where campaign not in (select campaign from ic_leases);
@@ -176,22 +197,24 @@ def keep_campaign(con: duckdb.DuckDBPyConnection, db_id: str, campaign: str) -> 
         retrying(con, keep)
 
 
-def keep_dlr(con: duckdb.DuckDBPyConnection, new: str, links: str) -> None:
+def keep_dlr(con: duckdb.DuckDBPyConnection, new: str, results: str, links: str) -> None:
     """An import's part, inside its transaction (under :func:`writing`): the current
-    status of the trx_ids in the
-    table ``new`` (those that got new events), tied to their messages by the table
-    ``links`` (:data:`RESULT_LINKS` of the import's trx_ids), copied into the state
-    columns of those messages where their campaign is current."""
+    status of the trx_ids in the table ``new`` (those that got new events), tied to
+    their message by ``links`` (:data:`LINKS` of the import's trx_ids), and copied
+    into the state columns of every message whose sms_id it is (``results``:
+    :data:`RESULTS` of the import's trx_ids), where their campaign is current."""
     touched = f"where trx_id in (select trx_id from {new})"
     linked = DLR_STATE_LINKED.format(where=touched, links=f"select * from {links}")
     con.execute(f"create or replace temp table ic_dlr_kept as {linked}")
     con.execute(f"delete from ic_dlr_state {touched}")
     con.execute("insert into ic_dlr_state select * from ic_dlr_kept")
     con.execute(
-        """
+        f"""
         update ic_messages m set dlr_status = s.dn_status, dlr_class = s.dlr_class,
                                  dlr_at = s.event_at
-        from (select * from ic_dlr_kept where campaign is not null) s
+        from (select distinct r.campaign, r.chunk, r.row, k.trx_id, k.dn_status, k.dlr_class,
+                              k.event_at
+              from ic_dlr_kept k join {results} r on r.trx_id = k.trx_id) s
         where m.campaign = s.campaign and m.chunk = s.chunk and m.row = s.row
           and m.sms_id = s.trx_id
         """

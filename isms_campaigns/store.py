@@ -11,11 +11,12 @@ and may change between versions; the schema is upgraded in place when an
 older file is opened.
 
 The plan, its chunks and the send log belong to :mod:`.outbox`, which
-writes them (append-only: a message's state is derived from the log, never
-updated in place, so the history of every request stays in the file); this
-module creates the schema, reads it in the views, and imports delivery
-reports. Every query is parameterised. Passwords never reach the store:
-nothing the gateway client holds is written.
+writes them (the log append-only, so the history of every request stays in
+the file); each message's current state, kept so reads need not re-derive
+it from the logs, belongs to :mod:`.state`; this module creates the schema,
+reads it in the views, and imports delivery reports. Every query is
+parameterised. Passwords never reach the store: nothing the gateway client
+holds is written.
 """
 
 from __future__ import annotations
@@ -41,9 +42,10 @@ from .state import (
     DLR_CLASS,
     DLR_STATE_LINKED,
     EVERY_LINK,
+    LINKS,
     MESSAGE_STATE,
     NOT_CURRENT,
-    RESULT_LINKS,
+    RESULTS,
     STATE_COLUMNS,
     keep_dlr,
     rebuild,
@@ -512,11 +514,15 @@ class Store:
         status and each message's state.
         """
         con = self._con
+
+        def recompute() -> None:
+            con.begin()
+            rebuild(con)
+            con.commit()
+
         try:
             with writing(self._db_id):
-                con.begin()
-                rebuild(con)
-                con.commit()
+                retrying(con, recompute)
         except duckdb.Error as exc:
             rollback(con)
             raise StoreError(
@@ -673,9 +679,11 @@ class Store:
         # The current status of the trx_ids that got new events, and only those.
         # The messages this batch's trx_ids belong to, read once for the
         # kept status and the counts below.
-        batch_links = RESULT_LINKS.format(results="and sms_id in (select trx_id from ic_dlr_batch)")
+        batch_results = RESULTS.format(results="and sms_id in (select trx_id from ic_dlr_batch)")
+        con.execute(f"create or replace temp table ic_dlr_results as {batch_results}")
+        batch_links = LINKS.format(results="select * from ic_dlr_results")
         con.execute(f"create or replace temp table ic_dlr_link as {batch_links}")
-        keep_dlr(con, new="ic_dlr_new", links="ic_dlr_link")
+        keep_dlr(con, new="ic_dlr_new", results="ic_dlr_results", links="ic_dlr_link")
         con.execute("drop table ic_dlr_new")
         with registered(con, "ic_incoming_offsets", taken):
             con.execute(
@@ -700,6 +708,7 @@ class Store:
         ).pl()
         con.execute("drop table ic_dlr_batch")
         con.execute("drop table ic_dlr_link")
+        con.execute("drop table ic_dlr_results")
         con.commit()
         return int(new), int(unmatched), int(mismatch), by_status
 
