@@ -27,7 +27,10 @@ an upgrade from an older store does. ``--store PATH`` keeps the store (and
 reuses it when it exists). Each read runs in a child process (its own peak RSS, no warm
 cache from another read), ``--runs`` times; the best time is printed beside
 the issue's target. The import read works on a fresh copy of the store each
-run.
+run. The naive way, in the same run: the ``campaigns`` view and the summary
+by campaign with every campaign marked not current (in a transaction never
+committed), so each message's state is derived from the logs at the read,
+as every read did before the kept state; printed with the ratio.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ import isms_campaigns as ic
 
 FIRST_ID = 1_000_000_000
 # read: (target seconds, what it does)
-READS: dict[str, tuple[float, str]] = {
+READS: dict[str, tuple[float | None, str]] = {
     "campaigns": (0.3, "`campaigns` view"),
     "summary-campaign": (1.0, "delivery_summary over everything, by campaign"),
     "summary-operator": (1.0, "delivery_summary over everything, by operator"),
@@ -57,6 +60,10 @@ READS: dict[str, tuple[float, str]] = {
     "report-all": (10.0, "write_report of all"),
     "dashboard": (1.0, "Dashboard open and one redraw"),
     "import": (5.0, "import 1M new access-log lines"),
+    # The naive way, in the same run: each message's state derived from the logs
+    # at every read (what every read did before the kept state), for two reads.
+    "campaigns-derived": (None, "`campaigns` view, derived from the logs"),
+    "summary-campaign-derived": (None, "summary by campaign, derived from the logs"),
 }
 RSS_TARGET_MB = 2_048
 
@@ -224,6 +231,11 @@ def _read(name: str, store_path: Path, folder: Path) -> Callable[[], object]:
 
         return run_import
     store = ic.Store(store_path)
+    if name.endswith("-derived"):
+        # Every campaign marked not current, in a transaction never committed.
+        store.connection.execute("begin")
+        store.connection.execute("update ic_campaigns set state_current = false")
+        name = name.removesuffix("-derived")
     if name == "campaigns":
         return lambda: store.campaigns()
     if name.startswith("summary-") and name != "summary-one":
@@ -300,6 +312,7 @@ def main() -> None:
         )
         write_log(path, folder / "new-dlr.log", 1_000_000)
         print(f"{'read':<50} {'best':>9} {'target':>8} {'peak RSS':>10}")
+        bests: dict[str, float] = {}
         for name in args.only or list(READS):
             target, what = READS[name]
             command = [
@@ -323,7 +336,12 @@ def main() -> None:
                 print(f"{what:<50} failed: {done.stderr.strip().splitlines()[-1]}")
                 continue
             result = json.loads(done.stdout.strip().splitlines()[-1])
-            best = min(result["times"])
+            best = bests[name] = min(result["times"])
+            if target is None:  # the naive way: how much slower than the kept state
+                kept = bests.get(name.removesuffix("-derived"))
+                ratio = f"{best / kept:.0f}x the kept state's time" if kept else ""
+                print(f"{what:<50} {best:>8.2f}s {'-':>8} {result['rss_mb']:>7,.0f} MB  {ratio}")
+                continue
             verdict = "met" if best <= target and result["rss_mb"] <= RSS_TARGET_MB else "NOT met"
             print(f"{what:<50} {best:>8.2f}s {target:>7}s {result['rss_mb']:>7,.0f} MB  {verdict}")
 
