@@ -665,7 +665,10 @@ class Store:
             """
             create or replace temp table ic_dlr_new as
             select b.* from ic_dlr_batch b
-            anti join ic_dlr_events e
+            -- The stored events of the batch's trx_ids only: a hash table of the
+            -- batch, not of every event ever imported.
+            anti join (select * from ic_dlr_events
+                       where trx_id in (select trx_id from ic_dlr_batch)) e
               on e.trx_id = b.trx_id and e.dn_status = b.dn_status
              and e.msisdn is not distinct from b.msisdn
              and e.event_at is not distinct from b.event_at
