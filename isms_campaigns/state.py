@@ -109,25 +109,31 @@ MESSAGE_STATE = """
 NOT_CURRENT = "campaign in (select campaign from ic_campaigns where state_current is not true)"
 
 
-def _keep_messages(campaign: str, message: str) -> tuple[str, ...]:
-    """SQL writing the state columns of the chosen campaigns' messages (only the rows
-    whose state changed) and tying the reports that came before their result to
-    their message. ``campaign`` chooses by the column ``campaign``, ``message`` the
-    same by ``m.campaign``. The new state goes through a temp table: DuckDB
-    updates from a table in a fraction of the time it takes from the join."""
+def _keep_messages(campaign: str) -> tuple[str, ...]:
+    """SQL writing the state columns of the chosen campaigns' messages (``campaign``: a
+    condition on the column ``campaign``), only the rows whose state changed. The
+    new state goes through a temp table: DuckDB updates from a table in a
+    fraction of the time it takes from the join."""
     assignments = ", ".join(f"{c} = x.{c}" for c in STATE_COLUMNS)
     changed = " or ".join(f"m.{c} is distinct from x.{c}" for c in STATE_COLUMNS)
+    return (
+        f"create or replace temp table ic_state_new as {MESSAGE_STATE.format(where=campaign)}",
+        f"""
+        update ic_messages m set {assignments} from ic_state_new x
+        where m.campaign = x.campaign and m.chunk = x.chunk and m.row = x.row
+          and ({changed})""",
+        "drop table ic_state_new",
+    )
+
+
+def _tie_reports(campaign: str) -> tuple[str, ...]:
+    """SQL tying kept reports to the chosen campaigns' messages that now name them
+    (a rebuild ties every report as it inserts it, so it needs none of this)."""
     elsewhere = f"""
         select d.trx_id from ic_dlr_state d
         join (select * from ic_messages where {campaign}) x on x.sms_id = d.trx_id
         where d.campaign <> x.campaign or d.chunk <> x.chunk or d.row <> x.row"""
     return (
-        f"create or replace temp table ic_state_new as {MESSAGE_STATE.format(where=campaign)}",
-        f"""
-        update ic_messages m set {assignments} from ic_state_new x
-        where ({message}) and m.campaign = x.campaign and m.chunk = x.chunk and m.row = x.row
-          and ({changed})""",
-        "drop table ic_state_new",
         # Reports kept before their result: tied to the message now naming them.
         f"""
         update ic_dlr_state d set campaign = x.campaign, chunk = x.chunk, row = x.row,
@@ -152,12 +158,13 @@ def _keep_messages(campaign: str, message: str) -> tuple[str, ...]:
 REBUILD = f"""
     delete from ic_dlr_state;
     insert into ic_dlr_state {DLR_STATE_LINKED.format(where="", links=EVERY_LINK)};
-    {";".join(_keep_messages("true", "true")[:3])};
+    {";".join(_keep_messages("true"))};
     -- A campaign someone holds now stays derived: its holder is writing its log.
     update ic_campaigns set state_current = true
     where campaign not in (select campaign from ic_leases);
 """
-_KEEP_ONE = _keep_messages("campaign = $campaign", "m.campaign = $campaign")
+_ONE = "campaign = $campaign"
+_KEEP_ONE = (*_keep_messages(_ONE), *_tie_reports(_ONE))
 
 
 _WRITING: dict[str, threading.Lock] = {}
