@@ -7,10 +7,13 @@
 This module owns the SQL behind the numbers people read: the summaries,
 the report's tables and the data of every figure (:mod:`.plots` turns these
 frames into figures, :mod:`.report` into a page, the Dashboard into both).
-Each query reads the store through ``store.sql`` and its public views
-(``campaigns``, ``messages``, ``batches``, ``dlr_events``), plus the
-campaigns table ``ic_campaigns`` for the list of campaigns. What the words
-mean:
+Each query reads the store through ``store.sql``: the campaigns table
+``ic_campaigns`` for the list of campaigns, the counts :mod:`.state` keeps
+per campaign (``ic_tally_now``, ``ic_arrivals_now``: thousands of rows
+where the messages are millions), and the public views (``messages``,
+``batches``) for what those do not answer: a summary over a period counts
+the period's messages with the same :data:`~.state.TALLY` query. What the
+words mean:
 
 - ``submitted``: the gateway accepted the message (code 2000) and pushed it
   to the telco SMSC;
@@ -36,6 +39,7 @@ import polars as pl
 
 from .errors import IsmsError
 from .gateway.codes import CODES, describe
+from .state import TALLY
 
 if TYPE_CHECKING:
     from .store import Store
@@ -110,15 +114,6 @@ DELIVERED_NOTE = (
     "messages with no report imported yet. Operators are the numbering plan's original "
     "operators: numbers get ported."
 )
-
-# Seconds from submission to the final delivery report. The report's time
-# comes from the telco's or the web server's clock, to the second, so a
-# report can appear to precede its submission by a fraction of a second:
-# that is clock resolution, counted as 0.
-_SECONDS_TO_DLR = """
-    case when m.state = 'submitted' and m.dlr_status <> 'PENDING' and m.dlr_at is not null
-         then greatest(epoch(m.dlr_at) - epoch(m.submitted_at), 0) end
-"""
 
 # The campaigns asked for: the named ones, else every campaign except test sends.
 # With one campaign asked for, a filter DuckDB pushes into the scans (a list
@@ -207,11 +202,11 @@ def campaigns_without_dlr(
     return _run(
         store,
         f"""
-        select m.campaign from messages m join ({_CHOSEN}) c on c.campaign = m.campaign
-        where {_ONE.format("m")}
-        group by m.campaign, c.created_at
-        having count(*) filter (where m.state = 'submitted') > 0
-           and count(*) filter (where m.dlr_class is not null) = 0
+        select t.campaign from ic_tally_now t join ({_CHOSEN}) c on c.campaign = t.campaign
+        where {_ONE.format("t")}
+        group by t.campaign, c.created_at
+        having {_counted("t.state = 'submitted'", "t.messages")} > 0
+           and count(*) filter (where t.dlr_class is not null) = 0
         order by c.created_at
         """,
         _chosen(store, campaigns),
@@ -259,7 +254,8 @@ def delivery_summary(
     of those; null when ``by`` includes operator, country or parts, which a
     request mixes, or when the gateway did not report it);
     ``dlr_seconds_median`` / ``dlr_seconds_p90``: seconds from submission to
-    the final report.
+    the final report (each message's delay in whole seconds, as report
+    times are; a report a fraction of a second early counts 0).
 
     >>> from isms_campaigns import Store
     >>> delivery_summary(Store(), by=["operator", "hour"]).columns[:3]
@@ -268,6 +264,7 @@ def delivery_summary(
     dims = check_dimensions(by)
     params = _params(store, campaigns, since, until, time_zone)
     keys = ", ".join(f"{_DIMENSIONS[d][0]} as {d}" for d in dims)
+    columns = ", ".join(dims)
     order = ", ".join(
         "k.first_created, k.campaign" if d == "campaign" else f"k.{d} nulls last" for d in dims
     )
@@ -283,8 +280,7 @@ def delivery_summary(
                   and ($until::timestamptz is null or b.finished_at < $until)
                 group by all
             )"""
-        same = " and ".join(f"g.{d} is not distinct from k.{d}" for d in dims)
-        charged_join = f"left join charged g on {same}"
+        charged_join = f"left join charged g on {_same('g', 'k', dims)}"
         charged = "g.credits_charged"
     else:
         charged_cte, charged_join, charged = "", "", "null::bigint"
@@ -292,21 +288,24 @@ def delivery_summary(
     p, n, z2 = "(k.delivered / k.submitted)", "k.submitted", Z95 * Z95
     centre = f"({p} + {z2} / (2 * {n})) / (1 + {z2} / {n})"
     half = f"{Z95} / (1 + {z2} / {n}) * sqrt({p} * (1 - {p}) / {n} + {z2} / (4 * {n} * {n}))"
-    window = f"where {_ONE.format('m')}"
-    if since is not None or until is not None:  # the time of each request, only then
-        window = f"""
+    if since is None and until is None:  # the kept tallies: thousands of rows, not millions
+        tally = f"select t.* from ic_tally_now t where {_ONE.format('t')}"
+    else:  # the messages of the period, counted the same way
+        tally = TALLY.format(
+            source=f"""
+            select m.* from messages m join chosen c on c.campaign = m.campaign
             left join (
                 select campaign, chunk, max(finished_at) as finished_at
                 from batches b where {_ONE.format("b")} group by campaign, chunk
             ) d on d.campaign = m.campaign and d.chunk = m.chunk
-            {window}
+            where {_ONE.format("m")}
               and ($since::timestamptz is null
                    or coalesce(m.submitted_at, d.finished_at, c.created_at) >= $since)
               and ($until::timestamptz is null
                    or coalesce(m.submitted_at, d.finished_at, c.created_at) < $until)"""
+        )
     # Local hours and dates: each quarter-hour slice of submissions converted to
-    # local time once (every zone's offset is whole quarter hours), not each
-    # of millions of messages.
+    # local time once (every zone's offset is whole quarter hours).
     slices, slices_join = "", ""
     if {"hour", "date"} & set(dims):
         slices = """
@@ -315,44 +314,52 @@ def delivery_summary(
             from (select distinct slice from picked where slice is not null)
         ),"""
         slices_join = "left join slices z on z.slice = m.slice"
+    # The delay quantiles from the counts of each whole second, exactly as
+    # quantile_cont over the messages: the values at ranks floor and ceil of
+    # (n - 1) q, interpolated.
+    quantiles = ", ".join(
+        f"""min(seconds) filter (where reached > floor((total - 1) * {q})) as q{i}_low,
+            min(seconds) filter (where reached > ceil((total - 1) * {q})) as q{i}_high,
+            any_value((total - 1) * {q} - floor((total - 1) * {q})) as q{i}_part"""
+        for i, q in enumerate((0.5, 0.9))
+    )
+    quantile = "(q.q{0}_low + q.q{0}_part * (q.q{0}_high - q.q{0}_low))::double"
     query = f"""
         with chosen as ({_CHOSEN}),
         picked as (
-            select m.campaign, m.operator, m.country, m.type, m.parts, m.state, m.dlr_class,
-                   m.credits, c.sender_id, c.created_at,
-                   {_SECONDS_TO_DLR} as dlr_seconds,
-                   epoch_us(m.submitted_at) // 900000000 as slice
-            from messages m
-            join chosen c on c.campaign = m.campaign
-            {window}
+            select t.*, c.sender_id, c.created_at
+            from ({tally}) t join chosen c on c.campaign = t.campaign
         ),{slices}
-        counts as (
-            select {keys},
-                   count(*) as messages,
-                   count(*) filter (where m.state = 'planned') as planned,
-                   count(*) filter (where m.state = 'skipped') as skipped,
-                   count(*) filter (where m.state = 'submitted') as submitted,
-                   count(*) filter (where m.state = 'failed') as failed,
-                   count(*) filter (where m.state = 'unknown') as unknown,
-                   count(*) filter (where m.state = 'submitted' and m.dlr_class = 'delivered')
-                       as delivered,
-                   count(*) filter (where m.state = 'submitted' and m.dlr_class = 'failed')
-                       as undelivered,
-                   count(*) filter (where m.state = 'submitted' and m.dlr_class = 'pending')
-                       as pending,
-                   count(*) filter (where m.state = 'submitted' and m.dlr_class = 'unknown')
-                       as other_dlr,
-                   count(*) filter (where m.state = 'submitted' and m.dlr_class is null)
-                       as no_dlr,
-                   coalesce(sum(m.credits) filter (where m.state <> 'skipped'), 0)::bigint
-                       as credits_estimated,
-                   coalesce(sum(m.credits) filter (where m.state = 'submitted'), 0)::bigint
-                       as credits_submitted,
-                   quantile_cont(m.dlr_seconds, [0.5, 0.9]) as dlr_seconds_q,
-                   min(m.created_at) as first_created
+        keyed as (
+            select {keys}, m.state, m.dlr_class, m.seconds, m.messages, m.credits, m.created_at
             from picked m {slices_join}
-            group by all
-        ){charged_cte}
+        ),
+        counts as (
+            select {columns},
+                   sum(messages)::bigint as messages,
+                   {_counted("state = 'planned'")} as planned,
+                   {_counted("state = 'skipped'")} as skipped,
+                   {_counted("state = 'submitted'")} as submitted,
+                   {_counted("state = 'failed'")} as failed,
+                   {_counted("state = 'unknown'")} as unknown,
+                   {_counted("state = 'submitted' and dlr_class = 'delivered'")} as delivered,
+                   {_counted("state = 'submitted' and dlr_class = 'failed'")} as undelivered,
+                   {_counted("state = 'submitted' and dlr_class = 'pending'")} as pending,
+                   {_counted("state = 'submitted' and dlr_class = 'unknown'")} as other_dlr,
+                   {_counted("state = 'submitted' and dlr_class is null")} as no_dlr,
+                   {_counted("state <> 'skipped'", "credits")} as credits_estimated,
+                   {_counted("state = 'submitted'", "credits")} as credits_submitted,
+                   min(created_at) as first_created
+            from keyed group by {columns}
+        ),
+        ranked as (
+            select {columns}, seconds,
+                   sum(n) over (partition by {columns} order by seconds) as reached,
+                   sum(n) over (partition by {columns}) as total
+            from (select {columns}, seconds, sum(messages) as n from keyed
+                  where seconds is not null group by all)
+        ),
+        delays as (select {columns}, {quantiles} from ranked group by {columns}){charged_cte}
         select {", ".join(f"k.{d}" for d in dims)},
                k.messages, k.planned, k.skipped, k.submitted, k.failed, k.unknown,
                k.delivered, k.undelivered, k.pending, k.other_dlr, k.no_dlr,
@@ -363,8 +370,8 @@ def delivery_summary(
                case when k.submitted = 0 then null when k.delivered = k.submitted then 1
                     else least({centre} + {half}, 1) end::double as rate_high,
                k.credits_estimated, k.credits_submitted, {charged} as credits_charged,
-               k.dlr_seconds_q[1] as dlr_seconds_median, k.dlr_seconds_q[2] as dlr_seconds_p90
-        from counts k {charged_join}
+               {quantile.format(0)} as dlr_seconds_median, {quantile.format(1)} as dlr_seconds_p90
+        from counts k left join delays q on {_same("q", "k", dims)} {charged_join}
         order by {order}
     """
     return _run(store, query, params)
@@ -443,9 +450,8 @@ def dlr_delays(store: Store, campaigns: str | Sequence[str] | None = None) -> pl
         -- One pass: submitted messages per campaign and final delay (null: none
         -- yet), to the second: the reports' own times are.
         counts as (
-            select m.campaign, round({_SECONDS_TO_DLR}) as seconds,
-                   count(*) filter (where m.state = 'submitted') as n
-            from messages m join chosen c on c.campaign = m.campaign and {_ONE.format("m")}
+            select t.campaign, t.seconds, {_counted("t.state = 'submitted'", "t.messages")} as n
+            from ic_tally_now t join chosen c on c.campaign = t.campaign and {_ONE.format("t")}
             group by all
         ),
         steps as (
@@ -492,21 +498,21 @@ def dlr_arrival_counts(
     ['bucket', 'class', 'messages', 'bucket_seconds']
     """
     params = _params(store, campaigns, None, None, time_zone)
+    # The kept counts of reports by second: buckets are whole seconds.
     events = f"""
         with chosen as ({_CHOSEN})
-        select m.dlr_at as reported,
-               case m.dlr_class when 'failed' then 'undelivered'
-                                when 'unknown' then 'other_dlr' else m.dlr_class end as class
-        from messages m join chosen c on c.campaign = m.campaign and {_ONE.format("m")}
-        where m.state = 'submitted' and m.dlr_class is not null
+        select a.reported, a.messages,
+               case a.dlr_class when 'failed' then 'undelivered'
+                                when 'unknown' then 'other_dlr' else a.dlr_class end as class
+        from ic_arrivals_now a join chosen c on c.campaign = a.campaign and {_ONE.format("a")}
     """
     span = _run(
         store,
-        f"select min(reported) as first, max(reported) as last from ({events})",
+        f"select min(reported) as first, max(reported) as last, count(*) as n from ({events})",
         params,
     )
-    first, last = span.row(0)
-    if first is None and _run(store, f"select count(*) as n from ({events})", params).item() == 0:
+    first, last, rows = span.row(0)
+    if rows == 0:
         return pl.DataFrame(
             schema={
                 "bucket": pl.Datetime("us"),
@@ -519,13 +525,13 @@ def dlr_arrival_counts(
     bucket = next((b for b in ARRIVAL_BUCKETS if seconds / b <= 150), ARRIVAL_BUCKETS[-1])
     # Counted first in UTC slices no local bucket boundary falls inside (every
     # zone's offset is a whole number of quarter hours), then only the slices
-    # are converted to local time: millions of rows, a few thousand conversions.
+    # are converted to local time: a few thousand conversions.
     unit = bucket if 900 % bucket == 0 else 900 if bucket % 900 == 0 else 60
     counts = _run(
         store,
         f"""
         with slices as (
-            select epoch_us(reported) // $unit as slice, class, count(*) as messages
+            select epoch_us(reported) // $unit as slice, class, sum(messages) as messages
             from ({events}) group by all
         )
         select time_bucket(to_seconds($bucket), timezone($tz, make_timestamptz(slice * $unit)))
@@ -553,12 +559,13 @@ def failure_reasons(store: Store, campaigns: str | Sequence[str] | None = None) 
         store,
         f"""
         with chosen as ({_CHOSEN}),
-        m as (select m.* from messages m join chosen c on c.campaign = m.campaign
-              where {_ONE.format("m")})
-        select 'gateway' as source, code, null::varchar as dlr_status, count(*) as messages
+        m as (select t.* from ic_tally_now t join chosen c on c.campaign = t.campaign
+              where {_ONE.format("t")})
+        select 'gateway' as source, code, null::varchar as dlr_status,
+               sum(messages)::bigint as messages
         from m where state = 'failed' group by code
         union all
-        select 'dlr', null, dlr_status, count(*)
+        select 'dlr', null, dlr_status, sum(messages)::bigint
         from m where state = 'submitted' and dlr_class in ('failed', 'unknown')
         group by dlr_status
         order by messages desc, code, dlr_status
@@ -696,6 +703,16 @@ def _instant(value: date | datetime | str | None, zone: tzinfo, name: str) -> da
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     return moment.astimezone(UTC)
+
+
+def _counted(condition: str, column: str = "messages") -> str:
+    """The sum of a tally's ``column`` over its rows meeting ``condition`` (0 if none)."""
+    return f"coalesce(sum({column}) filter (where {condition}), 0)::bigint"
+
+
+def _same(a: str, b: str, dims: Sequence[str]) -> str:
+    """Rows ``a`` and ``b`` are of the same group (a null key matches a null key)."""
+    return " and ".join(f"{a}.{d} is not distinct from {b}.{d}" for d in dims)
 
 
 def _run(store: Store, query: str, params: dict[str, Any]) -> pl.DataFrame:

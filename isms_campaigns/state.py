@@ -19,6 +19,12 @@ what is kept instead, and the SQL that keeps it:
   not current, which reads handle by deriving that campaign from its logs
   (``ic_message_now``). An import updates the delivery columns of the
   current campaigns' messages it touches, in its own transaction.
+- the tallies ``ic_tally`` and ``ic_arrivals``: each current campaign's
+  messages counted by every dimension the analytics group by (:data:`TALLY`)
+  and its delivery reports by second (:data:`ARRIVALS`), recomputed for a
+  campaign whenever its state columns are written. The summaries, the
+  report and the Dashboard read these thousands of rows instead of scanning
+  millions of messages.
 
 :func:`rebuild` recomputes everything from the logs; a property test checks
 that what is kept equals it after any history.
@@ -42,7 +48,9 @@ DLR_CLASS = """
 
 # A message's delivery status from its events: a final one never goes back to
 # PENDING; among finals the latest wins; ties by status, so the order events
-# arrive in never matters. ``{where}`` narrows the events (an import: its trx_ids).
+# arrive in never matters. ``{events}``: the events (trx_id, dn_status,
+# event_at). The rule picks the greatest by one order, so the kept status
+# and an import's new events give what all the events would.
 DLR_STATE = f"""
     select trx_id, dn_status, {DLR_CLASS.format("dn_status")} as dlr_class, event_at from (
         select trx_id, dn_status, event_at,
@@ -51,7 +59,7 @@ DLR_STATE = f"""
                    order by (dn_status <> 'PENDING') desc, event_at desc nulls last,
                             dn_status desc
                ) as pick
-        from ic_dlr_events {{where}}
+        from {{events}}
     ) where pick = 1"""
 
 # Every result naming an sms_id (``{results}`` narrows them).
@@ -107,6 +115,39 @@ MESSAGE_STATE = """
     left join ic_dlr_state d on d.trx_id = r.sms_id"""
 
 NOT_CURRENT = "campaign in (select campaign from ic_campaigns where state_current is not true)"
+CURRENT = "campaign in (select campaign from ic_campaigns where state_current)"
+
+# The messages of ``{source}`` (rows of the ``messages`` view) counted by every
+# dimension the analytics group by: the submission's quarter-hour UTC slice
+# (every zone's offset is whole quarter hours, so local hours and dates follow
+# from it) and the seconds from submission to the final report, to the second
+# as reports are (a report a fraction of a second before its submission is
+# clock resolution: 0). Delay quantiles come from these counts exactly.
+TALLY = """
+    select campaign, operator, country, type, parts,
+           epoch_us(submitted_at) // 900000000 as slice, state, code, dlr_status, dlr_class,
+           case when state = 'submitted' and dlr_status <> 'PENDING' and dlr_at is not null
+                then round(greatest(epoch(dlr_at) - epoch(submitted_at), 0))::bigint
+           end as seconds,
+           count(*) as messages, coalesce(sum(credits), 0)::bigint as credits
+    from ({source}) group by all"""
+
+# The submitted messages of ``{source}`` by the second of their current report.
+ARRIVALS = """
+    select campaign, date_trunc('second', dlr_at) as reported, dlr_class, count(*) as messages
+    from ({source}) where state = 'submitted' and dlr_class is not null group by all"""
+
+
+def _keep_tallies(campaign: str) -> tuple[str, ...]:
+    """SQL recomputing the tallies of the chosen campaigns (``campaign``: a condition on
+    the column ``campaign``) from their messages' kept state."""
+    chosen = f"select * from messages where {campaign}"
+    return (
+        f"delete from ic_tally where {campaign}",
+        f"insert into ic_tally {TALLY.format(source=chosen)}",
+        f"delete from ic_arrivals where {campaign}",
+        f"insert into ic_arrivals {ARRIVALS.format(source=chosen)}",
+    )
 
 
 def _keep_messages(campaign: str) -> tuple[str, ...]:
@@ -157,11 +198,12 @@ def _tie_reports(campaign: str) -> tuple[str, ...]:
 # Everything kept, recomputed from the logs.
 REBUILD = f"""
     delete from ic_dlr_state;
-    insert into ic_dlr_state {DLR_STATE_LINKED.format(where="", links=EVERY_LINK)};
+    insert into ic_dlr_state {DLR_STATE_LINKED.format(events="ic_dlr_events", links=EVERY_LINK)};
     {";".join(_keep_messages("true"))};
     -- A campaign someone holds now stays derived: its holder is writing its log.
     update ic_campaigns set state_current = true
     where campaign not in (select campaign from ic_leases);
+    {";".join(_keep_tallies(CURRENT))};
 """
 _ONE = "campaign = $campaign"
 _KEEP_ONE = (*_keep_messages(_ONE), *_tie_reports(_ONE))
@@ -198,6 +240,8 @@ def keep_campaign(con: duckdb.DuckDBPyConnection, db_id: str, campaign: str) -> 
         for statement in _KEEP_ONE:
             con.execute(statement, {"campaign": campaign} if "$campaign" in statement else None)
         con.execute("update ic_campaigns set state_current = true where campaign = ?", [campaign])
+        for statement in _keep_tallies(_ONE):
+            con.execute(statement, {"campaign": campaign})
         con.commit()
 
     with writing(db_id):
@@ -211,7 +255,10 @@ def keep_dlr(con: duckdb.DuckDBPyConnection, new: str, results: str, links: str)
     into the state columns of every message whose sms_id it is (``results``:
     :data:`RESULTS` of the import's trx_ids), where their campaign is current."""
     touched = f"where trx_id in (select trx_id from {new})"
-    linked = DLR_STATE_LINKED.format(where=touched, links=f"select * from {links}")
+    # The kept status with the new events: not every event of these trx_ids.
+    events = f"""(select trx_id, dn_status, event_at from {new} union all
+                  select trx_id, dn_status, event_at from ic_dlr_state {touched})"""
+    linked = DLR_STATE_LINKED.format(events=events, links=f"select * from {links}")
     con.execute(f"create or replace temp table ic_dlr_kept as {linked}")
     con.execute(f"delete from ic_dlr_state {touched}")
     con.execute("insert into ic_dlr_state select * from ic_dlr_kept")
@@ -226,6 +273,15 @@ def keep_dlr(con: duckdb.DuckDBPyConnection, new: str, results: str, links: str)
           and m.sms_id = s.trx_id
         """
     )
+    con.execute(
+        f"""create or replace temp table ic_dlr_campaigns as
+            select distinct r.campaign from ic_dlr_kept k join {results} r on r.trx_id = k.trx_id"""
+    )
+    for statement in _keep_tallies(
+        f"campaign in (select campaign from ic_dlr_campaigns) and {CURRENT}"
+    ):
+        con.execute(statement)
+    con.execute("drop table ic_dlr_campaigns")
     con.execute("drop table ic_dlr_kept")
 
 
@@ -233,3 +289,10 @@ def rebuild(con: duckdb.DuckDBPyConnection) -> None:
     """Recompute all current state from the logs. Inside a transaction, under
     :func:`writing`."""
     con.execute(REBUILD)
+
+
+def keep_tallies(con: duckdb.DuckDBPyConnection) -> None:
+    """Recompute the tallies of every current campaign (a store upgraded to schema 6).
+    Inside a transaction."""
+    for statement in _keep_tallies(CURRENT):
+        con.execute(statement)

@@ -39,6 +39,7 @@ from ._sql import first_line, registered, retrying, rollback, scalar
 from .errors import SendError, StoreError
 from .outbox import Holder, Outbox, database_opened
 from .state import (
+    ARRIVALS,
     DLR_CLASS,
     DLR_STATE_LINKED,
     EVERY_LINK,
@@ -47,7 +48,9 @@ from .state import (
     NOT_CURRENT,
     RESULTS,
     STATE_COLUMNS,
+    TALLY,
     keep_dlr,
+    keep_tallies,
     rebuild,
     writing,
 )
@@ -207,7 +210,7 @@ MIGRATIONS: tuple[str, ...] = (
         row uinteger
     );
     insert into ic_dlr_state select trx_id, dn_status, dlr_class, event_at, campaign, chunk, row
-        from ({DLR_STATE_LINKED.format(where="", links=EVERY_LINK)});
+        from ({DLR_STATE_LINKED.format(events="ic_dlr_events", links=EVERY_LINK)});
     """,
     """
     -- Each message's current state, kept in its row (see state.py), and the
@@ -224,6 +227,32 @@ MIGRATIONS: tuple[str, ...] = (
     -- Every campaign starts not current: the store brings each up to date
     -- when it is opened (Store._bring_current), one campaign at a time.
     alter table ic_campaigns add column state_current boolean default false;
+    """,
+    """
+    -- Each current campaign's messages counted by every dimension the analytics
+    -- group by, and its reports by second (state.py: TALLY, ARRIVALS); filled
+    -- for the stores upgraded once the views exist (Store._migrate).
+    create table ic_tally (
+        campaign varchar not null,
+        operator varchar,
+        country varchar,
+        type tinyint,
+        parts integer,
+        slice bigint,                      -- quarter hour of submission (UTC)
+        state varchar,
+        code integer,
+        dlr_status varchar,
+        dlr_class varchar,
+        seconds bigint,                    -- to the final report
+        messages bigint not null,
+        credits bigint not null
+    );
+    create table ic_arrivals (
+        campaign varchar not null,
+        reported timestamptz,
+        dlr_class varchar not null,
+        messages bigint not null
+    );
     """,
 )
 
@@ -280,6 +309,20 @@ create or replace view messages as
        or (m.version < c.version
            and (m.code is not null
                 or m.sent_state in ('in_flight', 'unknown', 'settled', 'resend', 'cancelled')));
+
+-- The tallies of every campaign: kept for the current ones, counted from
+-- their messages for the others.
+create or replace view ic_tally_now as
+    select t.* from ic_tally t join ic_campaigns c on c.campaign = t.campaign
+    where c.state_current
+    union all by name
+    {tally_not_current};
+
+create or replace view ic_arrivals_now as
+    select t.* from ic_arrivals t join ic_campaigns c on c.campaign = t.campaign
+    where c.state_current
+    union all by name
+    {arrivals_not_current};
 
 -- The campaign and number of a report come from the kept status of its
 -- trx_id, which names its message once a result does.
@@ -344,6 +387,13 @@ VIEWS = (
     VIEWS.replace("{dlr_class}", DLR_CLASS.format("status"))
     .replace("{state_columns}", ", ".join(STATE_COLUMNS))
     .replace("{message_state}", MESSAGE_STATE.format(where=NOT_CURRENT))
+    .replace(
+        "{tally_not_current}", TALLY.format(source=f"select * from messages where {NOT_CURRENT}")
+    )
+    .replace(
+        "{arrivals_not_current}",
+        ARRIVALS.format(source=f"select * from messages where {NOT_CURRENT}"),
+    )
 )
 VIEWS_KEY = hashlib.sha256(VIEWS.encode()).hexdigest()[:16]
 
@@ -428,6 +478,10 @@ class Store:
                 con.begin()
                 con.execute(VIEWS)
                 con.execute("update ic_store set views = ?", [VIEWS_KEY])
+                con.commit()
+            if 0 < version < 6:  # the tallies of a store from before schema 6 (it has views)
+                con.begin()
+                keep_tallies(con)
                 con.commit()
             # A copied file carries its id: the file's own path tells the copies apart.
             (where,) = con.execute(
