@@ -672,8 +672,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store(imp)
     imp.add_argument(
         "--time-zone",
-        default="UTC",
-        help="zone of times written without an offset (default UTC; e.g. Asia/Kuala_Lumpur)",
+        default=DEFAULT_TIME_ZONE,
+        help="zone of times written without an offset (default %(default)s, the gateway's)",
     )
     imp.set_defaults(func=cmd_import_dlr)
 

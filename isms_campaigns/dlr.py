@@ -17,18 +17,33 @@ lines.
 from __future__ import annotations
 
 import glob
+import gzip
+import hashlib
+import os
+import time
+import zlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from .analytics import DEFAULT_TIME_ZONE  # times without an offset: the gateway's
 from .contacts import read_table
 from .errors import ContactsError, IsmsError
 
 EVENT_COLUMNS = ("msisdn", "trx_id", "dn_status", "event_at", "source", "line")
 # JSON lines are read as text: line by line, incrementally, a bad line reported.
 TABLE_SUFFIXES = {".csv", ".tsv", ".parquet", ".json"}
+# A report's time before this, or more than a day after its import, is a
+# placeholder or a broken clock (9999-12-31, 1970-01-01): never a status.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_AHEAD = timedelta(days=1)
+# A last line without a newline is read once its file has been quiet this long.
+SETTLE_SECONDS = 5.0
+# A file is known by the hash of its first bytes too (a log recreated in place).
+HEAD_BYTES = 4096
 TIME_COLUMNS = ("event_at", "time", "timestamp", "received_at", "datetime", "date")
 _EVENT_SCHEMA = {
     "msisdn": pl.String,
@@ -44,6 +59,20 @@ class DlrError(IsmsError, ValueError):
     """A delivery-report source that cannot be read at all."""
 
 
+@dataclass(frozen=True)
+class Taken:
+    """How far an import read a text file, and which file that was: its resolved
+    path, device and inode, and the hash of its first ``head_bytes`` bytes."""
+
+    source: str
+    bytes: int
+    lines: int
+    device: int
+    inode: int
+    head: str
+    head_bytes: int
+
+
 @dataclass
 class Parsed:
     """Events read from sources, and the lines that were not events."""
@@ -51,16 +80,20 @@ class Parsed:
     events: pl.DataFrame
     malformed: pl.DataFrame  # source, line, text, reason
     ignored: int = 0  # lines with no callback parameters (other requests, blanks)
-    offsets: list[tuple[str, int, int]] = field(default_factory=list)  # file, bytes, lines
+    offsets: list[Taken] = field(default_factory=list)
+    held_back: int = 0  # last lines without a newline, in files still being written
+    restarted: list[str] = field(default_factory=list)  # files read again from the start
 
 
 def _param(text: pl.Expr, name: str) -> pl.Expr:
     # A query value runs to the next &, space or quote; '+' and %20 are spaces
-    # in a query. A JSON line has "name": "value" (or a bare number).
+    # in a query. A JSON line has "name": "value" or a bare number (null is
+    # no value).
     raw = text.str.extract(rf"(?:^|[?&\s]){name}=([^&\s\"']*)", 1)
     query = raw.str.replace_all(r"\+|%20", " ").str.replace_all("%2B", "+")
-    json = text.str.extract(rf'"{name}"\s*:\s*"?([^",}}\\]*)', 1)
-    return pl.coalesce(query, json)
+    quoted = text.str.extract(rf'"{name}"\s*:\s*"([^"\\]*)"', 1)
+    number = text.str.extract(rf'"{name}"\s*:\s*(-?[0-9][0-9.eE+-]*)', 1)
+    return pl.coalesce(query, quoted, number)
 
 
 def _clean(events: pl.LazyFrame) -> pl.LazyFrame:
@@ -83,20 +116,50 @@ def _clean(events: pl.LazyFrame) -> pl.LazyFrame:
 _ISO = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
 
 
+def _judge_time(events: pl.LazyFrame, now: datetime) -> pl.LazyFrame:
+    """A time given but unreadable, or implausible, makes the event malformed: it
+    must never become a message's status (``time_text``: the time as written)."""
+    at = pl.col("event_at")
+    given = pl.col("time_text").str.strip_chars().fill_null("") != ""
+    return events.with_columns(
+        reason=pl.coalesce(
+            "reason",
+            pl.when(given & at.is_null()).then(
+                pl.format("unreadable time {}", pl.col("time_text").str.slice(0, 40))
+            ),
+            pl.when((at < EARLIEST) | (at > now + LATEST_AHEAD)).then(
+                pl.format(
+                    "implausible time {}",
+                    pl.coalesce(
+                        pl.col("time_text").str.slice(0, 40), at.dt.strftime("%Y-%m-%d %H:%M:%S")
+                    ),
+                )
+            ),
+        )
+    )
+
+
 def parse_lines(
-    lines: pl.Series, source: str = "lines", first_line: int = 1, time_zone: str = "UTC"
+    lines: pl.Series,
+    source: str = "lines",
+    first_line: int = 1,
+    time_zone: str = DEFAULT_TIME_ZONE,
+    now: datetime | None = None,
 ) -> pl.DataFrame:
     """Callback URLs, log lines or JSON lines -> events (``reason`` set on unusable ones).
 
     The event time is an access log's ``[timestamp]``, an ISO time opening
     the line, or a JSON line's time key (``received_at``, ``event_at``…).
-    Lines that hold none of the callback's parameters get reason ``ignored``.
+    Lines that hold none of the callback's parameters get reason ``ignored``;
+    a time that cannot be read, or is before 2000 or more than a day after
+    ``now``, makes the line malformed.
     """
     text = pl.col("text")
     stamp = text.str.extract(r"\[(\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]", 1)
+    # An ISO time opening the line, or a JSON time key's value, whatever it holds.
     iso = pl.coalesce(
         text.str.extract(rf"^\s*({_ISO})", 1),
-        text.str.extract(rf'"(?:{"|".join(TIME_COLUMNS)})"\s*:\s*"({_ISO})"', 1),
+        text.str.extract(rf'"(?:{"|".join(TIME_COLUMNS)})"\s*:\s*"([^"]*)"', 1),
     )
     frame = pl.DataFrame({"text": lines.cast(pl.String)}).with_row_index("line", offset=first_line)
     parsed = frame.lazy().with_columns(
@@ -107,20 +170,27 @@ def parse_lines(
             stamp.str.strptime(pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False),
             _to_utc(iso, time_zone),
         ),
+        time_text=pl.coalesce(stamp, iso),
         source=pl.lit(source),
         line=pl.col("line").cast(pl.Int64),
     )
-    cleaned = _clean(parsed).with_columns(
+    cleaned = _judge_time(_clean(parsed), now or datetime.now(UTC)).with_columns(
         reason=pl.when(~text.str.contains(r"(?:msisdn|trx_id|dn_status)(?:=|\"\s*:)"))
         .then(pl.lit("ignored"))
         .otherwise(pl.col("reason"))
     )
-    return cleaned.collect()
+    return cleaned.drop("time_text").collect()
 
 
-def _to_utc(text: pl.Expr, time_zone: str = "UTC") -> pl.Expr:
-    """ISO-8601 text with or without an offset; without one it is in ``time_zone``."""
+def _to_utc(text: pl.Expr, time_zone: str = DEFAULT_TIME_ZONE) -> pl.Expr:
+    """ISO-8601 text with or without an offset; without one it is in ``time_zone``.
+    A date alone is its midnight."""
     value = text.str.strip_chars().str.replace(" ", "T")
+    value = (
+        pl.when(value.str.contains(r"^\d{4}-\d{2}-\d{2}$"))
+        .then(value + "T00:00:00")
+        .otherwise(value)
+    )
     with_offset = value.str.contains(r"(Z|[+-]\d{2}:?\d{2})$")
     # Each branch parses only its own kind: polars infers one format per column.
     aware = (
@@ -138,7 +208,12 @@ def _to_utc(text: pl.Expr, time_zone: str = "UTC") -> pl.Expr:
     return pl.when(with_offset).then(aware).otherwise(naive)
 
 
-def parse_table(frame: pl.DataFrame, source: str, time_zone: str = "UTC") -> pl.DataFrame:
+def parse_table(
+    frame: pl.DataFrame,
+    source: str,
+    time_zone: str = DEFAULT_TIME_ZONE,
+    now: datetime | None = None,
+) -> pl.DataFrame:
     """A frame with msisdn, trx_id, dn_status (and perhaps a time) -> events."""
     columns = {c.lower().strip(): c for c in frame.columns}
     missing = [c for c in ("msisdn", "trx_id", "dn_status") if c not in columns]
@@ -148,8 +223,11 @@ def parse_table(frame: pl.DataFrame, source: str, time_zone: str = "UTC") -> pl.
             f"msisdn, trx_id and dn_status (its columns are {frame.columns})."
         )
     time = next((columns[c] for c in TIME_COLUMNS if c in columns), None)
+    time_text = pl.lit(None, pl.String)
     if time is None:
         event_at = pl.lit(None, pl.Datetime("us", "UTC"))
+    elif isinstance(frame.schema[time], pl.Date):
+        event_at = _to_utc(pl.col(time).cast(pl.String), time_zone)
     elif isinstance(frame.schema[time], pl.Datetime):
         dtype = frame.schema[time]
         event_at = (
@@ -158,13 +236,15 @@ def parse_table(frame: pl.DataFrame, source: str, time_zone: str = "UTC") -> pl.
             else pl.col(time).dt.replace_time_zone(time_zone).dt.convert_time_zone("UTC")
         ).dt.cast_time_unit("us")
     else:
-        event_at = _to_utc(pl.col(time).cast(pl.String), time_zone)
+        time_text = pl.col(time).cast(pl.String)
+        event_at = _to_utc(time_text, time_zone)
     first = 2 if Path(source).suffix.lower() in (".csv", ".tsv") else 1  # after a header
     events = frame.lazy().select(
         msisdn=pl.col(columns["msisdn"]).cast(pl.String),
         trx_id=pl.col(columns["trx_id"]).cast(pl.String),
         dn_status=pl.col(columns["dn_status"]).cast(pl.String),
         event_at=event_at,
+        time_text=time_text,
         source=pl.lit(source),
         line=pl.int_range(pl.len(), dtype=pl.Int64) + first,
         text=pl.concat_str(
@@ -173,41 +253,54 @@ def parse_table(frame: pl.DataFrame, source: str, time_zone: str = "UTC") -> pl.
             ignore_nulls=True,
         ),
     )
-    return _clean(events).collect()
+    return _judge_time(_clean(events), now or datetime.now(UTC)).drop("time_text").collect()
 
 
 def read_sources(
-    source: Any, *, offsets: dict[str, tuple[int, int]] | None = None, time_zone: str = "UTC"
+    source: Any,
+    *,
+    offsets: dict[str, Taken] | None = None,
+    time_zone: str = DEFAULT_TIME_ZONE,
 ) -> Parsed:
     """Every event in ``source``: a frame, a file, a directory, a glob, or a list of them.
 
-    ``offsets`` maps a text file to (bytes, lines) already taken: only what
-    was appended since is read (a file that shrank is read again whole).
+    ``offsets`` maps a text file (its resolved path) to how far an earlier
+    import read it: only what was appended since is read. A file replaced,
+    truncated or rewritten since is read again from the start (and said
+    so). ``.gz`` files (rotated logs) are read whole, once.
     """
     offsets = offsets or {}
+    now = datetime.now(UTC)
     parts: list[pl.DataFrame] = []
-    taken: list[tuple[str, int, int]] = []
+    parsed = Parsed(pl.DataFrame(), pl.DataFrame())
     for item in _expand(source):
         if isinstance(item, pl.DataFrame):
-            parts.append(parse_table(item, "frame", time_zone))
+            parts.append(parse_table(item, "frame", time_zone, now))
         elif item.suffix.lower() in TABLE_SUFFIXES:
-            parts.append(parse_table(_read_table(item), str(item), time_zone))
+            parts.append(parse_table(_read_table(item), str(item), time_zone, now))
         else:
-            frame, done = _read_text(item, offsets.get(str(item)), time_zone)
-            parts.append(frame)
-            taken.append(done)
+            parts.append(_read_text(item, offsets, time_zone, now, parsed))
     if not parts:
         raise DlrError(f"No delivery reports found in {source!r}.")
     every = pl.concat(
         [p.select(*EVENT_COLUMNS, "text", "reason") for p in parts], how="vertical_relaxed"
     )
     bad = every.filter(pl.col("reason").is_not_null() & (pl.col("reason") != "ignored"))
-    return Parsed(
-        events=every.filter(pl.col("reason").is_null()).select(EVENT_COLUMNS).cast(_EVENT_SCHEMA),  # type: ignore[arg-type]
-        malformed=bad.select("source", "line", "text", "reason"),
-        ignored=int((every["reason"] == "ignored").sum()),
-        offsets=taken,
+    parsed.events = (
+        every.filter(pl.col("reason").is_null()).select(EVENT_COLUMNS).cast(_EVENT_SCHEMA)  # type: ignore[arg-type]
     )
+    parsed.malformed = bad.select("source", "line", "text", "reason")
+    parsed.ignored = int((every["reason"] == "ignored").sum())
+    return parsed
+
+
+def describe_source(source: Any) -> str:
+    """A source as people read it: its paths (a frame is "a frame")."""
+    if isinstance(source, pl.DataFrame):
+        return "a frame"
+    if isinstance(source, (list, tuple)):
+        return ", ".join(describe_source(s) for s in source)
+    return str(source)
 
 
 def _expand(source: Any) -> list[pl.DataFrame | Path]:
@@ -240,20 +333,78 @@ def _read_table(path: Path) -> pl.DataFrame:
 
 
 def _read_text(
-    path: Path, taken: tuple[int, int] | None, time_zone: str
-) -> tuple[pl.DataFrame, tuple[str, int, int]]:
-    """The lines appended since ``taken``; a partial last line waits for the next import."""
-    size = path.stat().st_size
-    start, first_line = taken if taken and taken[0] <= size else (0, 0)
+    path: Path, offsets: dict[str, Taken], time_zone: str, now: datetime, parsed: Parsed
+) -> pl.DataFrame:
+    """The lines of a text file not read before (recording how far it was read in
+    ``parsed``). A last line without a newline waits until the file has been
+    quiet for :data:`SETTLE_SECONDS`: it may still be being written."""
+    where = str(path.resolve())
+    stat = path.stat()
+    before = offsets.get(where)
+    if before is not None:
+        changed = _changed(path, stat, before)
+        if changed:
+            parsed.restarted.append(
+                f"{where}: {changed} since the last import, read from the start"
+            )
+            before = None
+    gz = path.suffix.lower() == ".gz"
+    if gz and before is not None and before.bytes == stat.st_size:
+        return parse_lines(pl.Series("text", [], pl.String), where, 1, time_zone, now)
+    start, first_line = (before.bytes, before.lines) if before and not gz else (0, 0)
     with path.open("rb") as handle:
         handle.seek(start)
         data = handle.read()
-    end = data.rfind(b"\n") + 1  # only whole lines
+    if gz:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            unreadable = pl.DataFrame(
+                {"text": [f"{path.name}: {exc}"], "line": [0]}, schema_overrides={"line": pl.Int64}
+            )
+            return unreadable.with_columns(
+                source=pl.lit(where), reason=pl.lit("cannot decompress"),
+                **{c: pl.lit(None) for c in EVENT_COLUMNS if c not in ("source", "line")},
+            )  # fmt: skip
+    end = data.rfind(b"\n") + 1  # whole lines
+    if end < len(data):
+        if gz or time.time() - stat.st_mtime >= SETTLE_SECONDS:
+            end = len(data)  # the writer is done: its last line is whole
+        else:
+            parsed.held_back += 1
     text = data[:end].decode("utf-8", errors="replace")
-    lines = text.split("\n")[:-1] if text else []
+    lines = text.removesuffix("\n").split("\n") if text else []
     series = pl.Series("text", lines, dtype=pl.String)
-    frame = parse_lines(series, str(path), first_line + 1, time_zone)
-    return frame, (str(path), start + end, first_line + len(lines))
+    read = stat.st_size if gz else start + end
+    head_bytes = min(HEAD_BYTES, read)
+    parsed.offsets.append(
+        Taken(
+            where,
+            read,
+            first_line + len(lines),
+            stat.st_dev,
+            stat.st_ino,
+            _head(path, head_bytes),
+            head_bytes,
+        )
+    )
+    return parse_lines(series, where, first_line + 1, time_zone, now)
+
+
+def _head(path: Path, size: int) -> str:
+    with path.open("rb") as handle:
+        return hashlib.sha256(handle.read(size)).hexdigest()
+
+
+def _changed(path: Path, stat: os.stat_result, before: Taken) -> str | None:
+    """Why the file at ``path`` is not the one read before, or None if it is."""
+    if (stat.st_dev, stat.st_ino) != (before.device, before.inode):
+        return "replaced"
+    if stat.st_size < before.bytes:
+        return "truncated"
+    if _head(path, before.head_bytes) != before.head:
+        return "rewritten"
+    return None
 
 
 @dataclass
@@ -263,7 +414,7 @@ class ImportReport:
     source: str
     read: int  # events read (usable ones)
     new: int  # added to the store
-    duplicate: int  # already there, or repeated within the source
+    duplicate: int  # already_stored + repeated
     unmatched: int  # trx_id matching no submitted message (kept all the same)
     msisdn_mismatch: int  # matched, but the msisdn is not the message's dstno
     malformed: int
@@ -271,12 +422,23 @@ class ImportReport:
     by_status: pl.DataFrame
     malformed_examples: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+    already_stored: int = 0  # imported before
+    repeated: int = 0  # the same event more than once in this import's sources
+    held_back: int = 0  # last lines of files still being written: the next import takes them
+    restarted: list[str] = field(default_factory=list)  # files read again from the start
 
     def _lines(self) -> list[str]:
         lines = [
             f"{self.read:,} events read from {self.source}: {self.new:,} new, "
-            f"{self.duplicate:,} already in the store",
+            f"{self.already_stored:,} already in the store"
+            + (f", {self.repeated:,} repeated in these files" if self.repeated else ""),
         ]
+        lines += self.restarted
+        if self.held_back:
+            lines.append(
+                f"{self.held_back:,} last lines without a newline held back: their files "
+                f"are still being written; the next import takes them"
+            )
         if self.unmatched:
             lines.append(f"{self.unmatched:,} match no submitted message (kept, as unmatched)")
         if self.msisdn_mismatch:

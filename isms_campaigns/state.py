@@ -67,6 +67,13 @@ RESULTS = """
     select sms_id as trx_id, campaign, chunk, row, dstno, code, seq
     from ic_sends where kind = 'result' and sms_id is not null {results}"""
 
+# The events that may decide a status: a time before 2000 or more than a day
+# after its import is a placeholder or a broken clock (an import refuses them
+# since schema 7; a store written before may hold some).
+PLAUSIBLE = """event_at is null
+    or (event_at >= timestamptz '2000-01-01' and event_at <= imported_at + interval 1 day)"""
+PLAUSIBLE_EVENTS = f"(select * from ic_dlr_events where {PLAUSIBLE})"
+
 # The message a trx_id belongs to in dlr_events: the latest result naming it
 # (``{results}``: RESULTS rows).
 LINKS = """
@@ -198,7 +205,7 @@ def _tie_reports(campaign: str) -> tuple[str, ...]:
 # Everything kept, recomputed from the logs.
 REBUILD = f"""
     delete from ic_dlr_state;
-    insert into ic_dlr_state {DLR_STATE_LINKED.format(events="ic_dlr_events", links=EVERY_LINK)};
+    insert into ic_dlr_state {DLR_STATE_LINKED.format(events=PLAUSIBLE_EVENTS, links=EVERY_LINK)};
     {";".join(_keep_messages("true"))};
     -- A campaign someone holds now stays derived: its holder is writing its log.
     update ic_campaigns set state_current = true
@@ -289,6 +296,13 @@ def rebuild(con: duckdb.DuckDBPyConnection) -> None:
     """Recompute all current state from the logs. Inside a transaction, under
     :func:`writing`."""
     con.execute(REBUILD)
+
+
+def has_implausible_events(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the store holds events no status may come from (written before schema 7):
+    then a :func:`rebuild` takes them out of every status."""
+    row = con.execute(f"select count(*) from ic_dlr_events where not ({PLAUSIBLE})").fetchone()
+    return bool(row and row[0])
 
 
 def keep_tallies(con: duckdb.DuckDBPyConnection) -> None:

@@ -36,6 +36,7 @@ import duckdb
 import polars as pl
 
 from ._sql import first_line, registered, retrying, rollback, scalar
+from .analytics import DEFAULT_TIME_ZONE, check_time_zone
 from .errors import SendError, StoreError
 from .outbox import Holder, Outbox, database_opened
 from .state import (
@@ -49,6 +50,7 @@ from .state import (
     RESULTS,
     STATE_COLUMNS,
     TALLY,
+    has_implausible_events,
     keep_dlr,
     keep_tallies,
     rebuild,
@@ -253,6 +255,15 @@ MIGRATIONS: tuple[str, ...] = (
         dlr_class varchar not null,
         messages bigint not null
     );
+    """,
+    """
+    -- A text file read by an import is known by its resolved path, its device
+    -- and inode and the hash of its first bytes, so a file replaced, truncated
+    -- or rewritten at the same path is read again from the start.
+    alter table ic_dlr_offsets add column device bigint;
+    alter table ic_dlr_offsets add column inode bigint;
+    alter table ic_dlr_offsets add column head varchar;
+    alter table ic_dlr_offsets add column head_bytes bigint;
     """,
 )
 
@@ -487,7 +498,13 @@ class Store:
             (where,) = con.execute(
                 "select path from duckdb_databases() where database_name = current_database()"
             ).fetchall()[0]
-            return f"{db_id}@{os.path.realpath(where)}" if where else str(db_id)
+            identity = f"{db_id}@{os.path.realpath(where)}" if where else str(db_id)
+            if 0 < version < 7 and has_implausible_events(con):  # imported before schema 7
+                with writing(identity):
+                    con.begin()
+                    rebuild(con)
+                    con.commit()
+            return identity
         except duckdb.Error as exc:
             rollback(con)
             raise StoreError(
@@ -648,44 +665,62 @@ class Store:
                 f"{', '.join(known) or 'none yet'}."
             )
 
-    def import_dlr(self, source: Any, *, time_zone: str = "UTC") -> ImportReport:
+    def import_dlr(self, source: Any, *, time_zone: str = DEFAULT_TIME_ZONE) -> ImportReport:
         """Import delivery reports: logs, callback URLs, CSV/TSV/Parquet/JSONL, a frame,
         a folder or a glob (see :mod:`isms_campaigns.dlr`).
 
         Idempotent: events already in the store are not added again, and a text
-        file read before is read only from where the last import stopped.
-        Times without an offset are taken to be in ``time_zone``.
+        file read before is read only from where the last import stopped (from
+        the start if it was replaced, truncated or rewritten since). Times
+        without an offset are taken to be in ``time_zone`` (by default the
+        gateway's, Malaysian time).
         """
-        from .dlr import ImportReport, read_sources
+        from .dlr import ImportReport, Taken, describe_source, read_sources
 
+        check_time_zone(time_zone)  # a clear error before anything is read
         started = time.perf_counter()
         try:
             read_before = self._con.execute(
-                "select source, bytes, lines from ic_dlr_offsets"
+                "select source, bytes, lines, device, inode, head, head_bytes from ic_dlr_offsets "
+                "where device is not null"  # older rows: by the path as typed, read again
             ).fetchall()
         except duckdb.Error as exc:
             raise StoreError(
                 f"Cannot import into the store {self.path}: {first_line(exc)}"
             ) from None
-        offsets = {str(src): (int(size), int(lines)) for src, size, lines in read_before}
+        offsets = {str(row[0]): Taken(*row) for row in read_before}
         parsed = read_sources(source, offsets=offsets, time_zone=time_zone)
         con, now = self._con, _now()
         taken = pl.DataFrame(
-            parsed.offsets, schema=["source", "bytes", "lines"], orient="row"
+            [vars(t) for t in parsed.offsets],
+            schema={
+                "source": pl.String,
+                "bytes": pl.Int64,
+                "lines": pl.Int64,
+                "device": pl.Int64,
+                "inode": pl.Int64,
+                "head": pl.String,
+                "head_bytes": pl.Int64,
+            },
         ).with_columns(imported_at=pl.lit(now))
         try:
             with writing(self._db_id):
-                new, unmatched, mismatch, by_status = retrying(
+                new, distinct, unmatched, mismatch, by_status = retrying(
                     con, lambda: self._write_import(parsed.events, taken, now)
                 )
         except duckdb.Error as exc:
             raise StoreError(f"Could not import the delivery reports: {exc}") from None
         bad = parsed.malformed
+        read = parsed.events.height
         return ImportReport(
-            source=str(source) if not isinstance(source, pl.DataFrame) else "a frame",
-            read=parsed.events.height,
+            source=describe_source(source),
+            read=read,
             new=int(new),
-            duplicate=parsed.events.height - int(new),
+            duplicate=read - int(new),
+            already_stored=int(distinct) - int(new),
+            repeated=read - int(distinct),
+            held_back=parsed.held_back,
+            restarted=parsed.restarted,
             unmatched=int(unmatched),
             msisdn_mismatch=int(mismatch),
             malformed=bad.height,
@@ -700,9 +735,10 @@ class Store:
 
     def _write_import(
         self, events: pl.DataFrame, taken: pl.DataFrame, now: datetime
-    ) -> tuple[int, int, int, pl.DataFrame]:
+    ) -> tuple[int, int, int, int, pl.DataFrame]:
         """One import's transaction: the new events, the kept status of their trx_ids,
-        the offsets read; returns new, unmatched, msisdn mismatches and counts by status."""
+        the offsets read; returns new, distinct, unmatched, msisdn mismatches and counts by
+        status."""
         con = self._con
         con.begin()
         with registered(con, "ic_incoming_dlr", events):
@@ -747,7 +783,7 @@ class Store:
                 "delete from ic_dlr_offsets where source in "
                 "(select source from ic_incoming_offsets)"
             )
-            con.execute("insert into ic_dlr_offsets select * from ic_incoming_offsets")
+            con.execute("insert into ic_dlr_offsets by name select * from ic_incoming_offsets")
         unmatched, mismatch = con.execute(
             """
             select coalesce(sum(b.seen) filter (where m.trx_id is null), 0),
@@ -763,11 +799,12 @@ class Store:
             from ic_dlr_batch group by all order by events desc, dn_status
             """
         ).pl()
+        distinct = scalar(con, "select count(*) from ic_dlr_batch")
         con.execute("drop table ic_dlr_batch")
         con.execute("drop table ic_dlr_link")
         con.execute("drop table ic_dlr_results")
         con.commit()
-        return int(new), int(unmatched), int(mismatch), by_status
+        return int(new), int(distinct), int(unmatched), int(mismatch), by_status
 
 
 def _connect(path: str) -> duckdb.DuckDBPyConnection:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 import random
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import isms_campaigns as ic
 from isms_campaigns.dlr import DlrError, parse_lines
 from isms_campaigns.simulator import Simulator
+
+from .test_store import back_to_before
 
 
 def sent(n: int = 3) -> tuple[ic.Store, list[tuple[str, str]]]:
@@ -232,10 +238,8 @@ def test_reports_after_an_ambiguous_request_settle_it_as_sent(tmp_path: Path) ->
     # chunk 1 recipient (another campaign's): that one is no evidence.
     chunk1 = store.sql("select dstno from messages where chunk = 1 limit 1").item()
     log = tmp_path / "dlr.log"
-    lines = [
-        log_line(e.dstno, e.sms_id, "DELIVERED", "01/Jan/2099:00:00:00 +0000")
-        for e in sim.ledger[:40]
-    ]
+    soon = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    lines = [log_line(e.dstno, e.sms_id, "DELIVERED", soon) for e in sim.ledger[:40]]
     lines.append(log_line(chunk1, "999", "DELIVERED", "01/Jan/2020:00:00:00 +0000"))
     log.write_text("\n".join(lines) + "\n")
     assert store.import_dlr(log).unmatched == 41  # nobody knows those sms_ids yet
@@ -259,3 +263,204 @@ def test_reports_after_an_ambiguous_request_settle_it_as_sent(tmp_path: Path) ->
     final = camp.send(gw, store, progress=False)  # chunk 1 goes out; chunk 0 never again
     assert final.submitted_now == 50 and final.unknown_chunks == []
     assert len(sim.ledger) == 100 and len({e.dstno for e in sim.ledger}) == 100
+
+
+# ---------------------------------------------------------------------------
+# Nothing the gateway sends is lost, nothing imported is skipped
+# ---------------------------------------------------------------------------
+
+
+def _log(
+    path: Path, events: list[tuple[str, str]], stamp: str = "21/Nov/2026:10:00:00 +0000"
+) -> None:
+    path.write_text("".join(log_line(m, t, "DELIVERED", stamp) + "\n" for m, t in events))
+
+
+def test_a_log_of_the_same_name_in_another_folder_is_another_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, msgs = sent(6)
+    for folder, part in (("a", msgs[:2]), ("b", msgs[2:])):
+        (tmp_path / folder).mkdir()
+        _log(tmp_path / folder / "access.log", part)
+    monkeypatch.chdir(tmp_path / "a")
+    assert store.import_dlr("access.log").new == 2
+    monkeypatch.chdir(tmp_path / "b")  # the same name as typed, another file
+    report = store.import_dlr("access.log")
+    assert (report.read, report.new) == (4, 4)
+    assert all(s == "DELIVERED" for s in statuses(store).values())
+
+
+def test_a_log_truncated_and_refilled_or_replaced_is_read_from_the_start(tmp_path: Path) -> None:
+    store, msgs = sent(12)
+    log = tmp_path / "access.log"
+    _log(log, msgs[:3])
+    assert store.import_dlr(log).new == 3
+    # Truncated in place (same inode), refilled past the old offset.
+    with log.open("w") as handle:
+        handle.write("".join(log_line(m, t, "UNDELIVERED") + "\n" for m, t in msgs[3:9]))
+    refilled = store.import_dlr(log)
+    assert (refilled.read, refilled.new) == (6, 6)
+    assert any("rewritten since the last import" in r for r in refilled.restarted)
+    assert "read from the start" in str(refilled)
+    # Rotated: renamed away and a new, shorter file at the same path.
+    log.rename(tmp_path / "access.log.1")
+    _log(log, msgs[9:])
+    replaced = store.import_dlr(log)
+    assert (replaced.read, replaced.new) == (3, 3)
+    assert any("replaced" in r for r in replaced.restarted)
+    assert sum(s is not None for s in statuses(store).values()) == 12
+
+
+def test_a_last_line_without_a_newline_is_held_back_then_imported_once(tmp_path: Path) -> None:
+    store, msgs = sent(2)
+    log = tmp_path / "access.log"
+    log.write_text(log_line(*msgs[0], "DELIVERED") + "\n" + log_line(*msgs[1], "DELIVERED"))
+    fresh = store.import_dlr(log)  # just written: the writer may not be done with it
+    assert (fresh.read, fresh.held_back) == (1, 1)
+    assert "held back" in str(fresh)
+    settled = time.time() - 60
+    os.utime(log, (settled, settled))  # quiet for a minute: the writer is done
+    done = store.import_dlr(log)
+    assert (done.read, done.new, done.held_back) == (1, 1, 0)
+    again = store.import_dlr(log)
+    assert (again.read, again.new, again.malformed) == (0, 0, 0)
+    with log.open("a") as handle:  # a writer that adds the newline later adds no line
+        handle.write("\n")
+    assert store.import_dlr(log).read == 0
+
+
+def test_rotated_gz_logs_are_read_once(tmp_path: Path) -> None:
+    store, msgs = sent(4)
+    text = "".join(log_line(m, t, "DELIVERED") + "\n" for m, t in msgs)
+    (tmp_path / "access.log.2.gz").write_bytes(gzip.compress(text.encode()))
+    (tmp_path / "broken.log.gz").write_bytes(b"\x1f\x8b not really gzip")
+    report = store.import_dlr(tmp_path)
+    assert (report.read, report.new) == (4, 4)
+    assert report.malformed == 1 and "cannot decompress" in str(report)
+    assert store.import_dlr(tmp_path / "access.log.2.gz").read == 0
+
+
+def test_unreadable_and_implausible_times_are_malformed_never_a_status(tmp_path: Path) -> None:
+    store, msgs = sent(5)
+    jsonl = tmp_path / "export.jsonl"
+    rows = [
+        {"msisdn": msgs[0][0], "trx_id": msgs[0][1], "dn_status": "DELIVERED",
+         "received_at": "9999-12-31"},  # the "no date" placeholder
+        {"msisdn": msgs[1][0], "trx_id": msgs[1][1], "dn_status": "DELIVERED",
+         "received_at": "yesterday noon"},
+        {"msisdn": msgs[2][0], "trx_id": msgs[2][1], "dn_status": "DELIVERED",
+         "received_at": "1970-01-01T00:00:00Z"},
+        {"msisdn": msgs[3][0], "trx_id": None, "dn_status": "DELIVERED"},
+        {"msisdn": msgs[4][0], "trx_id": msgs[4][1], "dn_status": None},
+    ]  # fmt: skip
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = store.import_dlr(jsonl)
+    assert (report.read, report.malformed) == (0, 5)
+    text = str(report)
+    assert f"{jsonl}:1: implausible time 9999-12-31" in text
+    assert f"{jsonl}:2: unreadable time yesterday noon" in text
+    assert f"{jsonl}:3: implausible time 1970-01-01" in text
+    assert f"{jsonl}:4: no trx_id" in text and f"{jsonl}:5: no dn_status" in text
+    assert all(s is None for s in statuses(store).values())
+    # A report far in the future is no status either; a CSV time too.
+    future = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S")
+    late = store.import_dlr(_frame([(*msgs[0], "DELIVERED", future)]))
+    assert (late.read, late.malformed) == (0, 1)
+
+
+def test_naive_times_are_malaysian_by_default(tmp_path: Path) -> None:
+    store, msgs = sent(1)
+    store.import_dlr(_frame([(*msgs[0], "DELIVERED", "2026-11-21 18:00:05")]))
+    (at,) = store.sql("select dlr_at from messages").row(0)
+    assert at == datetime(2026, 11, 21, 10, 0, 5, tzinfo=UTC)
+    other, msgs = sent(1)
+    other.import_dlr(_frame([(*msgs[0], "DELIVERED", "2026-11-21 18:00:05")]), time_zone="UTC")
+    assert other.sql("select dlr_at from messages").item() == datetime(
+        2026, 11, 21, 18, 0, 5, tzinfo=UTC
+    )
+
+
+def test_the_report_tells_stored_from_repeated_and_names_paths(tmp_path: Path) -> None:
+    store, msgs = sent(3)
+    first, second = tmp_path / "a.log", tmp_path / "b.log"
+    _log(first, msgs[:2])
+    assert store.import_dlr(first).new == 2
+    _log(second, [msgs[1], msgs[2], msgs[2]])  # one stored before, one twice in the file
+    report = store.import_dlr([first, second])
+    assert (report.read, report.new, report.already_stored, report.repeated) == (3, 1, 1, 1)
+    assert report.source == f"{first}, {second}"
+    assert "1 new, 1 already in the store, 1 repeated in these files" in str(report)
+
+
+_NOW = datetime.now(UTC)
+_HOSTILE_TIMES = [
+    None,
+    datetime(1, 1, 1, tzinfo=UTC),
+    datetime(1970, 1, 1, tzinfo=UTC),
+    datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC),
+    datetime(2000, 1, 1, tzinfo=UTC),
+    _NOW - timedelta(days=400),
+    _NOW,
+    _NOW + timedelta(hours=23),
+    _NOW + timedelta(days=2),
+    datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+]
+_HOSTILE_WORDS = ["DELIVERED", "PENDING", "UNDELIVERED", "ACCEPTED / SENT", "", " ", "NULL",
+                  "ñ" * 300, "<script>alert(1)</script>", "EXPIRED"]  # fmt: skip
+
+
+@settings(max_examples=15, deadline=None)
+@example(events=[(0, "DELIVERED", _HOSTILE_TIMES[-1], None), (1, "ñ" * 300, None, "abc")])
+@given(
+    events=st.lists(
+        st.tuples(
+            st.integers(0, 9),  # which message (or an unknown trx_id for 8, 9)
+            st.sampled_from(_HOSTILE_WORDS),
+            st.sampled_from(_HOSTILE_TIMES),
+            st.sampled_from([None, "", "abc", "6012-3456789", "+60123456789"]),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_no_stored_event_value_can_crash_a_summary_plot_or_report(
+    tmp_path_factory: pytest.TempPathFactory,
+    events: list[tuple[int, str, datetime | None, str | None]],
+) -> None:
+    """Events as a store written before the import judged times may hold them: the
+    next open takes the implausible ones out of every status; every read works."""
+    from isms_campaigns import analytics, plots
+
+    path = tmp_path_factory.mktemp("hostile") / "s.duckdb"
+    with ic.Store(path) as store:
+        _, msgs = _sent_into(store, 8)
+        rows = [
+            (msisdn, msgs[i][1] if i < 8 else f"x{i}", word, at, _NOW, "old", n)
+            for n, (i, word, at, msisdn) in enumerate(events)
+        ]
+        store.connection.executemany("insert into ic_dlr_events values (?, ?, ?, ?, ?, ?, ?)", rows)
+        back_to_before(store.connection, 7)
+    with ic.Store(path) as store:  # opened by this version: upgraded, statuses rebuilt
+        at = store.sql("select dlr_at from messages where dlr_at is not null")["dlr_at"]
+        assert all(datetime(2000, 1, 1, tzinfo=UTC) <= t <= _NOW + timedelta(days=1) for t in at)
+        for by in analytics.DIMENSIONS:
+            summary = analytics.delivery_summary(store, by=by)
+            classes = summary.select(
+                pl.sum_horizontal("delivered", "undelivered", "pending", "other_dlr", "no_dlr")
+            )
+            assert classes.to_series().to_list() == summary["submitted"].to_list()
+        plots.time_to_dlr_figure(analytics.dlr_delays(store))
+        plots.dlr_arrivals_figure(analytics.dlr_arrival_counts(store))
+        plots.failure_codes_figure(analytics.failure_reasons(store))
+        ic.write_report(store, path.parent / "report.html")
+        assert (path.parent / "report.html").stat().st_size > 10_000
+
+
+def _sent_into(store: ic.Store, n: int) -> tuple[ic.Store, list[tuple[str, str]]]:
+    sim = Simulator()
+    t = sim.transport()
+    gw = ic.Gateway("demo", "demo", hosts=sim.hosts, transport=t, async_transport=t)
+    phones = pl.DataFrame({"phone": [f"0123{i:06d}" for i in range(n)]})
+    ic.Campaign("c", phones, template="Hi").send(gw, store, progress=False)
+    return store, [(e.dstno, e.sms_id) for e in sim.ledger]
