@@ -39,9 +39,11 @@ import duckdb
 from ._sql import retrying
 
 # The class of a DLR word: DELIVERED, ACCEPTED and SENT all mean "the telco
-# SMSC acknowledged it".
+# SMSC acknowledged it" (the spec's table writes "ACCEPTED / SENT", and so
+# may a callback).
 DLR_CLASS = """
-    case when {0} in ('DELIVERED', 'ACCEPTED', 'SENT') then 'delivered'
+    case when {0} in ('DELIVERED', 'ACCEPTED', 'SENT')
+              or regexp_full_match({0}, '(ACCEPTED|SENT)( */ *(ACCEPTED|SENT))+') then 'delivered'
          when {0} = 'UNDELIVERED' then 'failed'
          when {0} = 'PENDING' then 'pending'
          else 'unknown' end"""

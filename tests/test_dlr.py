@@ -464,3 +464,18 @@ def _sent_into(store: ic.Store, n: int) -> tuple[ic.Store, list[tuple[str, str]]
     phones = pl.DataFrame({"phone": [f"0123{i:06d}" for i in range(n)]})
     ic.Campaign("c", phones, template="Hi").send(gw, store, progress=False)
     return store, [(e.dstno, e.sms_id) for e in sim.ledger]
+
+
+def test_the_specs_accepted_or_sent_wording_counts_as_delivered() -> None:
+    store, msgs = sent(2)
+    store.import_dlr(
+        pl.DataFrame(
+            {
+                "msisdn": ["6012-3000000", "+60123000001"],  # as the spec's example writes it
+                "trx_id": [msgs[0][1], msgs[1][1]],
+                "dn_status": ["accepted / sent", "SENT/ACCEPTED"],
+            }
+        )
+    )
+    assert store.sql("select distinct dlr_class from messages").item() == "delivered"
+    assert ic.delivery_summary(store)["delivered"].item() == 2
