@@ -20,13 +20,12 @@ import csv
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 import fastexcel
 import polars as pl
 
 from .errors import ContactsError, setting
-from .numbers import find_number_column, normalise_numbers
+from .numbers import INVALID, find_number_column, normalise_numbers
 
 _TEXT = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": None}
 _EXCEL = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
@@ -200,13 +199,20 @@ def read_numbers(source: object, region: str = "MY", *, what: str = "suppress li
     >>> read_numbers(["012-345 6789", "0191234567 (Siti)", None]).to_list()
     ['+60123456789', '+60191234567']
     """
-    where, entries, name = _number_entries(source)
+    entries, name = _number_entries(source)
     label = f"{what} {name!r}" if name else what
-    return _read_entries(where, entries, region, label)
+    return _read_entries(entries, region, label)
 
 
-def _number_entries(source: object) -> tuple[list[str], list[str], str | None]:
-    """Where each entry is ('line 3', 'row 4', 'item 0'), its text, and the file's name."""
+def _entries(where: pl.Expr, entry: pl.Series, at: pl.Series | None = None) -> pl.DataFrame:
+    """The non-blank entries of a list: where each is (``line 3``) and its text."""
+    frame = pl.DataFrame({"entry": entry.cast(pl.String)})
+    frame = frame.with_columns(at=at) if at is not None else frame.with_row_index("at")
+    return frame.filter(pl.col("entry").str.strip_chars() != "").select(where=where, entry="entry")
+
+
+def _number_entries(source: object) -> tuple[pl.DataFrame, str | None]:
+    """Each entry with where it is ('line 3', 'row 4', 'item 0'), and the file's name."""
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.exists():
@@ -214,29 +220,28 @@ def _number_entries(source: object) -> tuple[list[str], list[str], str | None]:
         suffix = path.suffix.lower()
         try:
             if suffix in _TEXT:
-                return (*_text_entries(path), path.name)
+                return _text_entries(path), path.name
             if suffix in _EXCEL:
-                return (*_excel_entries(path), path.name)
+                return _excel_entries(path), path.name
         except ContactsError:
             raise
         except (pl.exceptions.PolarsError, OSError, ValueError, fastexcel.FastExcelError) as exc:
             raise ContactsError(f"Cannot read {path.name!r}: {_first_line(exc)}") from None
-        return (*_frame_entries(read_table(path), path.name), path.name)
+        return _frame_entries(read_table(path), path.name), path.name
     if isinstance(source, pl.Series):
-        return (*_frame_entries(source.to_frame(), None), None)
+        return _frame_entries(source.to_frame(), None), None
     if isinstance(source, pl.DataFrame):
-        return (*_frame_entries(source, None), None)
+        return _frame_entries(source, None), None
     if isinstance(source, Iterable):
-        items = [(f"item {i}", str(v)) for i, v in enumerate(source) if v is not None]
-        items = [(w, t) for w, t in items if t.strip()]
-        return [w for w, _ in items], [t for _, t in items], None
+        items = pl.Series([None if v is None else str(v) for v in source], dtype=pl.String)
+        return _entries(pl.format("item {}", "at"), items), None
     raise ContactsError(
         f"Cannot read numbers from {type(source).__name__}: give a list, a polars "
         f"Series or frame, or a file path."
     )
 
 
-def _text_entries(path: Path) -> tuple[list[str], list[str]]:
+def _text_entries(path: Path) -> pl.DataFrame:
     data = path.read_bytes()
     try:
         text = _decode(data, "utf-8", path.name)
@@ -244,63 +249,57 @@ def _text_entries(path: Path) -> tuple[list[str], list[str]]:
         # Only the digits matter, and they are the same bytes in every 8-bit
         # Windows encoding: read the rest (names, notes) as Windows Latin.
         text = data.decode("cp1252", errors="replace")
-    lines = re.split(r"\r\n|\r|\n", text)
-    numbered = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
-    if not numbered:
-        return [], []
-    first_no, first = numbered[0]
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    line = pl.format("line {}", "at")
+    entries = _entries(line, pl.Series(lines), pl.int_range(1, len(lines) + 1, eager=True))
+    if entries.is_empty():
+        return entries
+    first_no = int(entries["where"][0].removeprefix("line "))
+    first = lines[first_no - 1]
     separator = "\t" if "\t" in first else ";" if ";" in first and "," not in first else ","
     cells = next(csv.reader([first], delimiter=separator))
     if not _is_header(cells):
-        return [f"line {n}" for n, _ in numbered], [line for _, line in numbered]
+        return entries
     if len(cells) == 1:
-        return [f"line {n}" for n, _ in numbered[1:]], [line for _, line in numbered[1:]]
+        return entries.slice(1)
     column = _header_column(cells, path.name)
-    where, entries = [], []
+    at, cell = [], []
     reader = csv.reader(lines[first_no:], delimiter=separator)
     for row in reader:
         # A row that does not match the header is read whole: its number may be
         # in any cell.
-        entry = row[column] if len(row) == len(cells) else separator.join(row)
-        if entry.strip():
-            where.append(f"line {first_no + reader.line_num}")
-            entries.append(entry)
-    return where, entries
+        at.append(first_no + reader.line_num)
+        cell.append(row[column] if len(row) == len(cells) else separator.join(row))
+    return _entries(line, pl.Series(cell, dtype=pl.String), pl.Series(at, dtype=pl.Int64))
 
 
-def _excel_entries(path: Path) -> tuple[list[str], list[str]]:
+def _excel_entries(path: Path) -> pl.DataFrame:
     rows = [
         (n, [c if c is not None else "" for c in row])
         for n, row in enumerate(_read_excel(path, None, has_header=False).rows(), 1)
         if any(c is not None and c.strip() for c in row)
     ]
-    if not rows:
-        return [], []
     column = None
-    header = rows[0][1]
-    if _is_header(header):
-        rows = rows[1:]
+    if rows and _is_header(rows[0][1]):
+        header = rows.pop(0)[1]
         if sum(bool(c.strip()) for c in header) > 1 or _number_cell(header) is not None:
             column = _header_column(header, path.name)
-    where, entries = [], []
-    for n, cells in rows:
-        entry = " ".join(c for c in cells if c.strip()) if column is None else cells[column]
-        if entry.strip():
-            where.append(f"row {n}")
-            entries.append(entry)
-    return where, entries
+    cells = [" ".join(c for c in r if c.strip()) if column is None else r[column] for _, r in rows]
+    at = pl.Series([n for n, _ in rows], dtype=pl.Int64)
+    return _entries(pl.format("row {}", "at"), pl.Series(cells, dtype=pl.String), at)
 
 
-def _frame_entries(frame: pl.DataFrame, name: str | None) -> tuple[list[str], list[str]]:
+def _frame_entries(frame: pl.DataFrame, name: str | None) -> pl.DataFrame:
     if frame.width == 0:
         raise ContactsError(f"The number list {f'{name!r} ' if name else ''}has no columns.")
     column = frame.columns[0 if frame.width == 1 else _header_column(frame.columns, name)]
     values = as_text_numbers(frame.select(column), column)[column]
-    items = [(f"item {i}", v) for i, v in enumerate(values) if v is not None and v.strip()]
+    entries = _entries(pl.format("item {}", "at"), values)
     if frame.width == 1 and _phone_like(column):
         # Read without a header, its first number became the column's name.
-        items.insert(0, ("the column name", column))
-    return [w for w, _ in items], [v for _, v in items]
+        named = pl.DataFrame({"where": ["the column name"], "entry": [column]})
+        entries = pl.concat([named, entries])
+    return entries
 
 
 def _is_header(cells: Sequence[str]) -> bool:
@@ -337,14 +336,15 @@ def _phone_like(text: str) -> bool:
     )
 
 
-def _read_entries(where: list[str], entries: list[str], region: str, label: str) -> pl.Series:
-    whole = normalise_numbers(pl.Series(entries, dtype=pl.String), region).with_row_index("i")
-    failed = whole.filter(pl.col("dstno").is_null())
+def _read_entries(entries: pl.DataFrame, region: str, label: str) -> pl.Series:
+    whole = normalise_numbers(entries["entry"], region).with_row_index("i")
+    failed = whole.filter(pl.col("dstno").is_null()).select("i", "number_problem")
+    texts = entries["entry"].gather(failed["i"]).to_list()
     # Second chance: the numbers written inside each entry's text.
     owners: list[int] = []
     found: list[str] = []
-    for i in failed["i"].to_list():
-        for match in _NUMBER_IN_TEXT.finditer(entries[i]):
+    for i, text in zip(failed["i"].to_list(), texts, strict=True):
+        for match in _NUMBER_IN_TEXT.finditer(text):
             owners.append(i)
             found.append(match.group())
     inside = pl.DataFrame(
@@ -359,15 +359,15 @@ def _read_entries(where: list[str], entries: list[str], region: str, label: str)
     for i, text, dstno in inside.iter_rows():
         if dstno is None and sum(c.isdigit() for c in text) >= _PHONE_DIGITS:
             wrong.setdefault(i, f"{text.strip()!r} is not a phone number")
-    unreadable = []
-    for i, problem in failed.select("i", "number_problem").iter_rows():
+    unreadable: list[tuple[int, str]] = []
+    for (i, problem), text in zip(failed.iter_rows(), texts, strict=True):
         if i in wrong and i in read:
             unreadable.append((i, wrong[i]))
         elif i not in read:
-            words = any(c.isalpha() for c in entries[i]) and not _phone_like(entries[i])
+            words = any(c.isalpha() for c in text) and not _phone_like(text)
             unreadable.append((i, "no number" if words else problem))
     if unreadable:
-        raise ContactsError(_unreadable_message(label, where, entries, unreadable))
+        raise ContactsError(_unreadable_message(label, entries, unreadable))
     numbers = pl.concat([whole.select("i", "dstno"), inside.select("i", "dstno")])
     return (
         numbers.filter(pl.col("dstno").is_not_null())
@@ -378,19 +378,25 @@ def _read_entries(where: list[str], entries: list[str], region: str, label: str)
 
 
 def _unreadable_message(
-    label: str, where: list[str], entries: list[str], unreadable: list[tuple[int, Any]]
+    label: str, entries: pl.DataFrame, unreadable: list[tuple[int, str]]
 ) -> str:
     n = len(unreadable)
+    where = entries["where"].gather([i for i, _ in unreadable[: _SHOWN + _LOCATED]]).to_list()
+    text = entries["entry"].gather([i for i, _ in unreadable[:_SHOWN]]).to_list()
     shown = "; ".join(
-        f"{where[i]} {entries[i].strip()!r} ({why})" for i, why in unreadable[:_SHOWN]
+        f"{w} {t.strip()!r} ({why})"
+        for w, t, (_, why) in zip(where, text, unreadable[:_SHOWN], strict=False)
     )
-    rest = [where[i] for i, _ in unreadable[_SHOWN:]]
+    rest = where[_SHOWN:]
     if rest:
-        located = ", ".join(rest[:_LOCATED]) + (" …" if len(rest) > _LOCATED else "")
-        shown += f"; and {len(rest):,} more: {located}"
+        more = n - _SHOWN
+        shown += f"; and {more:,} more: {', '.join(rest)}{' …' if more > len(rest) else ''}"
+    foreign = any(why == INVALID for _, why in unreadable)
     return (
         f"The {label} has {n:,} {'entry' if n == 1 else 'entries'} without a readable phone "
         f"number: {shown}. Nothing is planned until every entry is read, so that no one on "
         f"the list is messaged by mistake: correct {'it' if n == 1 else 'them'} (a note "
-        f"beside a number, like '0191234567 (Siti)', is fine) or delete what is not a number."
+        f"beside a number, like '0191234567 (Siti)', is fine"
+        f"{'; a number of another country needs its code, like +65 9123 4567' if foreign else ''}"
+        f") or delete what is not a number."
     )

@@ -594,3 +594,16 @@ def test_format_pairs_reach_the_campaign(
     assert main(argv) == 2
     assert "formats" not in given  # not given, not passed
     capsys.readouterr()
+
+
+def test_send_reads_contacts_with_the_same_options(
+    tmp_path: Path, served: tuple[Simulator, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim, urls = served
+    path = tmp_path / "windows.txt"
+    path.write_bytes("Nama\tTelefon\r\nJos\xe9\t0191234567\r\n".encode("cp1252"))
+    argv = ["send", str(path), "--template", "Ol\xe1 %nama%", "--store", str(tmp_path / "s.duckdb")]
+    options = ["--encoding", "cp1252", "--number-column", "Telefon", "--token", "nama=Nama"]
+    assert main([*argv, *options, "--hosts", *urls, "--yes"]) == 0
+    assert [(m.dstno, m.msg) for m in sim.ledger] == [("60191234567", "Olá José")]
+    capsys.readouterr()
