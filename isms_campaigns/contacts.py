@@ -144,7 +144,7 @@ def _read_text(path: Path, separator: str | None, encoding: str) -> pl.DataFrame
     )
 
 
-def _read_excel(path: Path, sheet: str | int | None, *, has_header: bool = True) -> pl.DataFrame:
+def _read_excel(path: Path, sheet: str | int | None) -> pl.DataFrame:
     names = fastexcel.read_excel(str(path)).sheet_names
     position = sheet or 0
     if isinstance(sheet, str) and sheet not in names:
@@ -160,7 +160,7 @@ def _read_excel(path: Path, sheet: str | int | None, *, has_header: bool = True)
             f"position {position} ({setting('sheet', 0)} is the first)."
         )
     name = names[position] if isinstance(position, int) else position
-    return pl.read_excel(path, sheet_name=name, infer_schema_length=0, has_header=has_header)
+    return pl.read_excel(path, sheet_name=name, infer_schema_length=0)
 
 
 def _read_json(path: Path, suffix: str) -> pl.DataFrame:
@@ -225,7 +225,13 @@ def _number_entries(source: object) -> tuple[pl.DataFrame, str | None]:
                 return _excel_entries(path), path.name
         except ContactsError:
             raise
-        except (pl.exceptions.PolarsError, OSError, ValueError, fastexcel.FastExcelError) as exc:
+        except (
+            pl.exceptions.PolarsError,
+            OSError,
+            ValueError,
+            csv.Error,
+            fastexcel.FastExcelError,
+        ) as exc:
             raise ContactsError(f"Cannot read {path.name!r}: {_first_line(exc)}") from None
         return _frame_entries(read_table(path), path.name), path.name
     if isinstance(source, pl.Series):
@@ -274,9 +280,13 @@ def _text_entries(path: Path) -> pl.DataFrame:
 
 
 def _excel_entries(path: Path) -> pl.DataFrame:
+    # The first sheet as text from its row 1, so that positions are Excel's row numbers.
+    sheet = fastexcel.read_excel(str(path)).load_sheet(
+        0, header_row=None, skip_rows=0, dtypes="string"
+    )
     rows = [
         (n, [c if c is not None else "" for c in row])
-        for n, row in enumerate(_read_excel(path, None, has_header=False).rows(), 1)
+        for n, row in enumerate(sheet.to_polars().rows(), 1)
         if any(c is not None and c.strip() for c in row)
     ]
     column = None

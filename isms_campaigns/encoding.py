@@ -118,12 +118,15 @@ def read_rate_card(path: str | Path) -> dict[int, int]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:  # codes and rates are digits: other columns may be cp1252
         text = data.decode("cp1252", errors="replace")
-    rows = [
-        (n, cells)
-        for n, line in enumerate(re.split(r"\r\n|\r|\n", text), 1)
-        if line.strip() and not line.lstrip().startswith("#")
-        for cells in csv.reader([line])
-    ]
+    try:
+        rows = [
+            (n, cells)
+            for n, line in enumerate(re.split(r"\r\n|\r|\n", text), 1)
+            if line.strip() and not line.lstrip().startswith("#")
+            for cells in csv.reader([line])
+        ]
+    except csv.Error as exc:
+        raise PlanError(f"Cannot read rate card {name!r}: {exc}.") from None
     header = [c.strip() for c in rows[0][1]] if rows else []
     missing = {"country_code", "credits_per_part"} - set(header)
     if missing:

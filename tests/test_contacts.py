@@ -220,3 +220,9 @@ def test_a_suppress_file_suppresses_every_entry_or_plans_nothing(tmp_path: Path)
     optout.write_text("0191234567 (Siti)\n6.01234568E10\n")  # Excel rounded Ali's number
     with pytest.raises(ic.ContactsError, match=r"line 2 '6\.01234568E10'"):
         ic.Campaign("t", contacts, template="Hi", suppress=optout)
+
+
+def test_excel_rows_are_named_as_excel_numbers_them(tmp_path: Path) -> None:
+    book = write_xlsx(tmp_path / "optout.xlsx", [[], [], ["Opt-outs"], [60191234567], ["Siti"]])
+    with pytest.raises(ic.ContactsError, match=r"'optout\.xlsx' has 1 entry .*: row 5 'Siti'"):
+        read_numbers(book)
