@@ -306,8 +306,8 @@ class Campaign:
         unknown_rate = m.filter(pl.col("problem").str.starts_with("no rate"))
         if unknown_rate.height:
             notes.append(
-                "Some countries have no rate: add them to the rate card "
-                "(rate_card='data/rate_card.csv') with your account's credits per SMS."
+                "Some countries have no rate: give a rate card with your account's credits "
+                "per SMS for them (data/rate_card.csv is an example)."
             )
         return notes
 
@@ -343,10 +343,16 @@ def _plan(
     message_type: int | None,
     billing: BillingRule,
 ) -> pl.DataFrame:
-    blocked = None if suppress is None else read_numbers(suppress)
+    blocked = None if suppress is None else read_numbers(suppress, region)
     numbers = normalise_numbers(contacts[number_column], region, suppress=blocked)
-    # Our own columns live under a prefix so no contact column can clash.
-    work = contacts.hstack(numbers.rename(lambda c: f"__{c}"))
+    # Our own columns live under a prefix that contact columns do not use.
+    numbers = numbers.rename(lambda c: f"__{c}")
+    if clash := [c for c in numbers.columns if c in contacts.columns]:
+        raise ContactsError(
+            f"Column {clash[0]!r} has the name of a column isms_campaigns adds while "
+            f"planning ({', '.join(numbers.columns)}): rename it in the contacts."
+        )
+    work = contacts.hstack(numbers)
     columns = contacts.columns
     number = pl.col("__dstno")
 

@@ -14,10 +14,11 @@ import shlex
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -49,22 +50,62 @@ def _data_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "data"
 
 
-def _fallbacks(pairs: Sequence[str]) -> dict[str, str]:
-    out = {}
+def _pairs(
+    option: str, pairs: Sequence[str], example: str, *, empty: bool = False
+) -> dict[str, str]:
+    """``--option NAME=VALUE`` given any number of times, as a mapping (each NAME once)."""
+    out: dict[str, str] = {}
     for pair in pairs:
         token, sep, value = pair.partition("=")
-        if not sep or not token.strip():
-            raise IsmsError(f"--fallback {pair!r}: write it as TOKEN=VALUE, e.g. name=Customer.")
-        out[token.strip().strip("%")] = value
+        name = token.strip().strip("%")
+        if not sep or not name or not (empty or value.strip()):
+            raise IsmsError(f"{option} {pair!r}: write it as {example}.")
+        if name in out:
+            raise IsmsError(f"{option} {name}=… is given twice: give each token once.")
+        out[name] = value
     return out
 
 
-def _campaign_from_args(args: argparse.Namespace, contacts: pl.DataFrame) -> Campaign:
-    template = args.template
+def _template(args: argparse.Namespace) -> str:
+    if args.template is not None and args.template_file:
+        raise IsmsError("Give the message with --template or --template-file, not both.")
     if args.template_file:
-        template = Path(args.template_file).read_text(encoding="utf-8").rstrip("\n")
-    if template is None:
+        path = Path(args.template_file)
+        try:
+            return path.read_text(encoding="utf-8").removeprefix("\ufeff").rstrip("\n")
+        except FileNotFoundError:
+            raise IsmsError(f"--template-file {str(path)!r} does not exist.") from None
+        except UnicodeDecodeError as exc:
+            raise IsmsError(
+                f"--template-file {str(path)!r} is not UTF-8 text (byte {exc.start}): save it "
+                f"as UTF-8 (in Notepad: Save As, Encoding UTF-8)."
+            ) from None
+        except OSError as exc:
+            raise IsmsError(
+                f"Cannot read --template-file {str(path)!r}: {exc.strerror or exc}."
+            ) from None
+    if args.template is None:
         raise IsmsError("Give the message with --template 'Hi %name%, …' or --template-file.")
+    return str(args.template)
+
+
+def _contacts(args: argparse.Namespace) -> pl.DataFrame:
+    return read_contacts(
+        args.contacts,
+        number_column=args.number_column,
+        sheet=args.sheet,
+        encoding=args.encoding or "utf-8",
+    )
+
+
+def _campaign_from_args(args: argparse.Namespace, contacts: pl.DataFrame) -> Campaign:
+    template = _template(args)
+    fallbacks = _pairs("--fallback", args.fallback, "TOKEN=VALUE, e.g. name=Customer", empty=True)
+    tokens = _pairs("--token", args.token, "NAME=COLUMN, e.g. name='Customer Name'")
+    options: dict[str, Any] = {}
+    formats = _pairs("--format", args.format, "NAME=SPEC, e.g. amount={:.2f} or dob=%d/%m/%Y")
+    if formats:  # only when given: a Campaign without formats= still plans the rest
+        options["formats"] = formats
     billing = BillingRule(price_per_credit=args.price_per_credit)
     return Campaign(
         args.campaign,
@@ -73,12 +114,14 @@ def _campaign_from_args(args: argparse.Namespace, contacts: pl.DataFrame) -> Cam
         sender_id=args.sender_id,
         number_column=args.number_column,
         region=args.region,
-        fallbacks=_fallbacks(args.fallback),
+        fallbacks=fallbacks,
+        token_columns=tokens or None,
         suppress=args.suppress,
         smart_ascii=args.smart_ascii,
         message_type=args.type,
         billing=billing,
         rate_card=args.rate_card,
+        **options,
     )
 
 
@@ -104,18 +147,56 @@ def print_estimate(camp: Campaign, *, price_note: str = "") -> None:
         print(camp.sendable.head(3).select("dstno", "type", "credits", "msg"))
 
 
+PLAN_WRITERS = (".csv", ".parquet", ".xlsx")
+EXCEL_ROWS = 1_048_576  # a sheet's rows, the header included
+
+
 def cmd_estimate(args: argparse.Namespace) -> int:
-    contacts = read_contacts(args.contacts, number_column=args.number_column)
-    camp = _campaign_from_args(args, contacts)
+    out = _plan_output(args.out, args.contacts) if args.out else None
+    camp = _campaign_from_args(args, _contacts(args))
     print_estimate(camp)
-    if args.out:
-        out = Path(args.out)
-        if out.suffix == ".parquet":
-            camp.messages.write_parquet(out)
-        else:
-            camp.messages.write_csv(out)
+    if out is not None:
+        _write_plan(camp.messages, out)
         print(f"Wrote every planned message to {out}")
     return 0
+
+
+def _plan_output(out: str, contacts: str) -> Path:
+    """Where ``--out`` writes, checked before the (maybe long) planning."""
+    path = Path(out)
+    if path.is_dir():
+        raise IsmsError(f"--out {out!r} is a folder: give a file name, e.g. {path / 'plan.csv'}.")
+    if path.suffix.lower() not in PLAN_WRITERS:
+        raise IsmsError(
+            f"--out {out!r}: end the name with {', '.join(PLAN_WRITERS)} (the format written)."
+        )
+    if path.exists() and path.resolve() == Path(contacts).resolve():
+        raise IsmsError(f"--out {out!r} is the contact list itself: give another file name.")
+    try:  # can it be written there?
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path.parent).close()
+    except OSError as exc:
+        raise IsmsError(f"Cannot write --out {out!r}: {exc.strerror or exc}.") from None
+    return path
+
+
+def _write_plan(messages: pl.DataFrame, out: Path) -> None:
+    suffix = out.suffix.lower()
+    if suffix == ".xlsx" and messages.height >= EXCEL_ROWS:
+        raise IsmsError(
+            f"--out {str(out)!r}: the plan has {messages.height:,} rows and an Excel sheet "
+            f"holds {EXCEL_ROWS - 1:,}: write .csv or .parquet instead."
+        )
+    try:
+        if suffix == ".parquet":
+            messages.write_parquet(out)
+        elif suffix == ".xlsx":
+            messages.write_excel(out, worksheet="plan", autofit=True)
+        else:
+            messages.write_csv(out)
+    except OSError as exc:
+        why = exc.strerror or str(exc).split(" (os error")[0]
+        raise IsmsError(f"Cannot write --out {str(out)!r}: {why}.") from None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -375,8 +456,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     from .gateway.client import Gateway
     from .store import Store
 
-    contacts = read_contacts(args.contacts, number_column=args.number_column)
-    camp = _campaign_from_args(args, contacts)
+    camp = _campaign_from_args(args, _contacts(args))
     if args.dry_run and not os.environ.get("ISMS_USERNAME"):
         gateway = Gateway("ISMS_USERNAME", "unused", hosts=args.hosts or None)
     else:
@@ -533,7 +613,23 @@ def _add_plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--template-file", help="read the message text from this UTF-8 file")
     p.add_argument("--campaign", default="campaign", help="campaign name (default: campaign)")
     p.add_argument("--number-column", help="column with phone numbers (found by name if omitted)")
+    p.add_argument("--sheet", help="Excel sheet: its name, or its position (0 = the first)")
+    p.add_argument("--encoding", help="text encoding of a CSV/TSV not saved as UTF-8, e.g. cp1252")
     p.add_argument("--region", default="MY", help="country of numbers without a code (default MY)")
+    p.add_argument(
+        "--token",
+        action="append",
+        default=[],
+        metavar="NAME=COLUMN",
+        help="take %%NAME%% from COLUMN, e.g. name='Customer Name' (repeatable)",
+    )
+    p.add_argument(
+        "--format",
+        action="append",
+        default=[],
+        metavar="NAME=SPEC",
+        help="how %%NAME%% is written: amount={:.2f}, dob=%%d/%%m/%%Y (repeatable)",
+    )
     p.add_argument(
         "--fallback",
         action="append",
@@ -541,7 +637,11 @@ def _add_plan_options(p: argparse.ArgumentParser) -> None:
         metavar="TOKEN=VALUE",
         help="value for a missing token, e.g. name=Customer (repeatable)",
     )
-    p.add_argument("--suppress", help="file of numbers never to message (opt-outs)")
+    p.add_argument(
+        "--suppress",
+        help="file of numbers never to message (opt-outs): one per line, or a table's "
+        "number column; an entry that is not a number is an error",
+    )
     p.add_argument("--sender-id", help="sender ID, at most 11 letters/digits")
     p.add_argument(
         "--smart-ascii", action="store_true", help="replace curly quotes, dashes … by ASCII"
@@ -583,7 +683,9 @@ def build_parser() -> argparse.ArgumentParser:
         "estimate", help="show every message and its credit cost, without sending"
     )
     _add_plan_options(estimate)
-    estimate.add_argument("--out", help="write all planned messages to this .csv or .parquet")
+    estimate.add_argument(
+        "--out", help="write every planned message to this file: .csv, .parquet or .xlsx"
+    )
     estimate.set_defaults(func=cmd_estimate)
 
     balance = sub.add_parser(
@@ -746,7 +848,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except IsmsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc.command_line()}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the file system said no (disk full, permissions …)
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -19,6 +19,8 @@ the store records the credits the gateway charged for every request.
 
 from __future__ import annotations
 
+import csv
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
@@ -102,29 +104,71 @@ class BillingRule:
 
 
 def read_rate_card(path: str | Path) -> dict[int, int]:
-    """Country calling code → credits per part, from a CSV file."""
+    """Country calling code → credits per part, from a CSV file.
+
+    Lines starting with ``#`` are comments. A calling code listed twice is an
+    error naming both lines: which rate was meant is for the reader to say.
+    """
+    name = str(path)
     try:
-        card = pl.read_csv(path, infer_schema=False, comment_prefix="#")
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        raise PlanError(f"Cannot read rate card {str(path)!r}: {exc}") from None
-    missing = {"country_code", "credits_per_part"} - set(card.columns)
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise PlanError(f"Cannot read rate card {name!r}: {exc.strerror or exc}.") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:  # codes and rates are digits: other columns may be cp1252
+        text = data.decode("cp1252", errors="replace")
+    try:
+        rows = [
+            (n, cells)
+            for n, line in enumerate(re.split(r"\r\n|\r|\n", text), 1)
+            if line.strip() and not line.lstrip().startswith("#")
+            for cells in csv.reader([line])
+        ]
+    except csv.Error as exc:
+        raise PlanError(f"Cannot read rate card {name!r}: {exc}.") from None
+    header = [c.strip() for c in rows[0][1]] if rows else []
+    missing = {"country_code", "credits_per_part"} - set(header)
     if missing:
         raise PlanError(
-            f"Rate card {str(path)!r} lacks column(s) {sorted(missing)}; "
-            f"it has {card.columns}. Expected: country_code,credits_per_part."
+            f"Rate card {name!r} lacks column(s) {sorted(missing)}; "
+            f"it has {header}. Expected: country_code,credits_per_part."
         )
-    codes = card["country_code"].str.strip_chars().str.strip_prefix("+")
-    rates = card["credits_per_part"].str.strip_chars()
-    bad = card.filter(
-        ~codes.str.contains(r"^[0-9]{1,3}$").fill_null(False)
-        | ~rates.str.contains(r"^[0-9]+$").fill_null(False)
-    )
-    if bad.height:
+    at_code, at_rate = header.index("country_code"), header.index("credits_per_part")
+    rates: dict[int, int] = {}
+    first_line: dict[int, int] = {}
+    bad: list[str] = []
+    twice: list[str] = []
+    for n, cells in rows[1:]:
+        code = cells[at_code].strip().removeprefix("+") if at_code < len(cells) else ""
+        rate = cells[at_rate].strip() if at_rate < len(cells) else ""
+        if (
+            len(cells) != len(header)
+            or not re.fullmatch(r"[0-9]{1,3}", code)
+            or not (re.fullmatch(r"[0-9]+", rate))
+        ):
+            bad.append(f"line {n} {tuple(cells)}")
+            continue
+        key = int(code)
+        if key in rates:
+            twice.append(
+                f"+{key} on line {first_line[key]} ({rates[key]}) and line {n} ({int(rate)})"
+            )
+            continue
+        rates[key], first_line[key] = int(rate), n
+    if bad:
         raise PlanError(
-            f"Rate card {str(path)!r} has rows that are not 'calling code, whole "
-            f"credits': {bad.head(3).rows()}. Fix them or remove them."
+            f"Rate card {name!r} has rows that are not 'calling code, whole credits' "
+            f"(with as many cells as its header): {'; '.join(bad[:3])}"
+            f"{f' and {len(bad) - 3} more' if len(bad) > 3 else ''}. Fix them or remove them."
         )
-    return dict(zip(codes.cast(pl.Int64).to_list(), rates.cast(pl.Int64).to_list(), strict=True))
+    if twice:
+        raise PlanError(
+            f"Rate card {name!r} lists a calling code twice: {'; '.join(twice[:5])}"
+            f"{f' and {len(twice) - 5} more' if len(twice) > 5 else ''}. Keep one line per "
+            f"code, with your account's rate."
+        )
+    return rates
 
 
 def non_ascii_expr(msg: pl.Expr) -> pl.Expr:

@@ -28,7 +28,7 @@ import phonenumbers
 import polars as pl
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberType
 
-from .errors import ContactsError
+from .errors import ContactsError, setting
 
 MISSING = "missing number"
 INVALID = "invalid number"
@@ -92,7 +92,7 @@ def find_number_column(columns: Sequence[str]) -> str:
     raise ContactsError(
         f"No phone-number column found among {list(columns)}. Name it one of "
         f"'phone', 'mobile', 'hp', 'hpno', 'dstno', 'msisdn', 'number', "
-        f"or pass number_column='<your column>'."
+        f"or pass {setting('number_column', '<your column>', option='--number-column COLUMN')}."
     )
 
 

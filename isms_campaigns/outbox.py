@@ -57,7 +57,7 @@ import polars as pl
 import pyarrow as pa
 
 from ._sql import first_line, registered, rollback, scalar
-from .errors import PlanChanged, SendError, StoreError
+from .errors import PlanChanged, SendError, StoreError, setting
 from .gateway.client import Attempt
 from .state import keep_campaign, mark_not_current, writing
 
@@ -478,7 +478,7 @@ class Outbox:
         if diff and left and not amend:
             raise PlanChanged(
                 f"Campaign {self.campaign!r} has already sent {left:,} messages with a "
-                f"different plan:\n{diff}\nPass amend=True (isms-campaigns send --amend) to "
+                f"different plan:\n{diff}\nPass {setting('amend')} to "
                 f"send this plan to the recipients not yet sent under that name (those already "
                 f"sent are skipped), or give it a new campaign name."
             )

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import socket
+import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from .errors import IsmsError
+from .errors import IsmsError, spelled
 
 try:  # one receiver per spool folder; the lock needs POSIX
     import fcntl
@@ -68,8 +69,16 @@ class Spool:
         self.folder = Path(folder)
         self.max_bytes = max_bytes
         self.written = 0
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self._lock = (self.folder / ".receiver.lock").open("a")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tempfile.TemporaryFile(dir=self.folder).close()  # it can make its files
+            self._lock = (self.folder / ".receiver.lock").open("a")
+        except OSError as exc:
+            why = "it is a file" if self.folder.is_file() else exc.strerror or str(exc)
+            raise ReceiverError(
+                f"Cannot spool to {str(self.folder)!r}: {why}. Give a folder "
+                f"this user can write to{spelled('', ' with --spool FOLDER')} (made if missing)."
+            ) from None
         if fcntl is not None:
             try:
                 fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -77,7 +86,7 @@ class Spool:
                 self._lock.close()
                 raise ReceiverError(
                     f"The spool folder {str(self.folder)!r} is in use by another receiver: "
-                    f"give each receiver its own --spool folder."
+                    f"give each receiver its own {spelled('spool folder', '--spool folder')}."
                 ) from None
         for path in self.files():
             _trim_partial_line(path)

@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 import polars as pl
 
-from .errors import TemplateError
+from .errors import TemplateError, setting, spelled
 
 ISMS_TOKENS = ("name", "hpno", "email", "dob", "desc")
 TOKEN = re.compile(r"%([A-Za-z_][A-Za-z0-9_]*)%")
@@ -78,8 +78,8 @@ def resolve_token(
         column = mapping[token.lower()]
         if column not in columns:
             raise TemplateError(
-                f"token_columns maps %{token}% to column {column!r}, which the contacts "
-                f"do not have. Columns: {list(columns)}."
+                f"{spelled('token_columns', '--token')} maps %{token}% to column {column!r}, "
+                f"which the contacts do not have. Columns: {list(columns)}."
             )
         return column
     if token in columns:
@@ -90,7 +90,8 @@ def resolve_token(
     if len(same) > 1:
         raise TemplateError(
             f"%{token}% matches several columns {same}: rename the token to the exact "
-            f"column name, or pass token_columns={{'{token}': '<column>'}}."
+            f"column name, or pass "
+            f"{setting('token_columns', {token: '<column>'}, option=f'--token {token}=COLUMN')}."
         )
     if token.lower() == "hpno":
         return None

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from .errors import PlanError, SendError
+from .errors import PlanError, SendError, spelled
 from .gateway.client import MAX_NUMBERS, Gateway, Reply, split_numbers
 from .gateway.responses import Rejected, Sent, Unknown, Unreached
 from .numbers import normalise_numbers
@@ -790,7 +790,8 @@ def _preflight(gateway: Gateway, needed: int) -> list[str]:
     if balance < needed:
         raise SendError(
             f"The balance is {balance:,} credits and this send needs an estimated "
-            f"{needed:,}. Top up the account, or call send(check_balance=False) to send "
+            f"{needed:,}. Top up the account, or "
+            f"{spelled('call send(check_balance=False)', 'add --no-balance-check')} to send "
             f"until the credits run out (the rest stays planned)."
         )
     return []

@@ -9,8 +9,10 @@ from isms_campaigns import (
     _html,
     analytics,
     campaign,
+    contacts,
     dlr,
     encoding,
+    errors,
     numbers,
     plots,
     render,
@@ -32,7 +34,21 @@ def test_errors_share_one_root() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", [_html, analytics, campaign, dlr, encoding, numbers, plots, render, report, store]
+    "module",
+    [
+        _html,
+        analytics,
+        campaign,
+        contacts,
+        dlr,
+        encoding,
+        errors,
+        numbers,
+        plots,
+        render,
+        report,
+        store,
+    ],
 )
 def test_docstring_examples_run(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]

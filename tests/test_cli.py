@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+import inspect
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
 
+from isms_campaigns.campaign import Campaign
 from isms_campaigns.cli import build_parser, main
+from isms_campaigns.errors import IsmsError
 from isms_campaigns.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +65,10 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
     for name, sub in commands.items():
         assert sub.format_help().strip()
         assert f"isms-campaigns {name}" in readme, f"README does not document '{name}'"
+        for action in sub._actions:
+            for option in action.option_strings:
+                if option.startswith("--") and option != "--help":
+                    assert option in readme, f"README does not document {name} {option}"
 
 
 def test_balance_command_against_the_simulator(
@@ -317,3 +328,282 @@ def test_resolve_shows_the_evidence_then_settles(
     assert "Delivery reports prove 1 of them went out" in out and "sent (DLR evidence)" in out
     assert main(["resolve", "cli", "--store", str(store), "--resend"]) == 0
     assert "no request in doubt" in capsys.readouterr().out
+
+
+# -- options for real files, and every failure as one line ----------------------
+
+
+def fails(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """The error a command ends with: one line, exit status 2, no traceback."""
+    assert main(list(argv)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err
+
+
+def estimate(path: Path, *extra: str) -> list[str]:
+    return ["estimate", str(path), "--template", "Hi %name%", "--fallback", "name=X", *extra]
+
+
+def test_encoding_option_and_its_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "windows.csv"
+    path.write_bytes("name,phone\nJos\xe9,0123456789\n".encode("cp1252"))
+    err = fails(capsys, *estimate(path))
+    assert "pass --encoding cp1252" in err and "encoding=" not in err
+    assert main(estimate(path, "--encoding", "cp1252")) == 0
+    assert "Hi José" in capsys.readouterr().out
+    assert "--encoding nope is not a text encoding" in fails(
+        capsys, *estimate(path, "--encoding", "nope")
+    )
+
+
+def test_sheet_number_column_and_tokens(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from .xlsx import write_xlsx
+
+    book = write_xlsx(
+        tmp_path / "c.xlsx",
+        [
+            ["Nama", "Telefon", "Pesanan"],
+            ["Siti", "019-123 4567", "A1"],
+            ["Ali", 60123456789, "A2"],
+        ],
+    )
+    out = tmp_path / "plan.csv"
+    args = [
+        "estimate",
+        str(book),
+        "--sheet",
+        "Contacts",
+        "--number-column",
+        "Telefon",
+        "--template",
+        "Hi %nama%, order %order%",
+        "--token",
+        "nama=Nama",
+        "--token",
+        "%order%=Pesanan",
+        "--out",
+        str(out),
+    ]
+    assert main(args) == 0
+    plan = pl.read_csv(out, infer_schema=False)
+    assert plan["msg"].to_list() == ["Hi Siti, order A1", "Hi Ali, order A2"]
+    assert plan["dstno"].to_list() == ["60191234567", "60123456789"]
+    args[3] = "0"  # the sheet's position
+    assert main(args) == 0
+    capsys.readouterr()
+    args[3] = "Orders"
+    assert "no sheet 'Orders'; its sheets are ['Contacts']" in fails(capsys, *args)
+    args[3] = "Contacts"
+    err = fails(capsys, *[a if a != "Telefon" else "Phone" for a in args])
+    assert err.startswith("error: --number-column Phone is not a column")
+    err = fails(capsys, *[a if a != "nama=Nama" else "nama=Name" for a in args])
+    assert "--token maps %nama% to column 'Name'" in err
+
+
+def test_errors_name_command_line_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("Nama,Telefon\nSiti,0191234567\n")
+    err = fails(capsys, *estimate(path))
+    assert "or pass --number-column COLUMN." in err and "number_column" not in err
+    err = fails(capsys, *estimate(path, "--sheet", "1"))
+    assert "--sheet 1 is only for" in err
+    twins = tmp_path / "twins.csv"
+    twins.write_text("Name,name,phone\nA,a,0191234567\n")
+    err = fails(capsys, "estimate", str(twins), "--template", "Hi %NAME%")
+    assert "pass --token NAME=COLUMN." in err and "token_columns" not in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--token", "name"], "--token 'name': write it as NAME=COLUMN"),
+        (["--token", "=Nama"], "--token '=Nama': write it as NAME=COLUMN"),
+        (["--token", "name="], "--token 'name=': write it as NAME=COLUMN"),
+        (["--token", "a=X", "--token", "a=Y"], "--token a=… is given twice"),
+        (["--format", "amount"], "--format 'amount': write it as NAME=SPEC"),
+        (["--fallback", "Customer"], "--fallback 'Customer': write it as TOKEN=VALUE"),
+    ],
+)
+def test_bad_pairs_are_one_line_errors(
+    extra: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert expected in fails(capsys, *estimate(ROOT / "data" / "sample_contacts.csv", *extra))
+
+
+@pytest.mark.skipif(
+    "formats" not in inspect.signature(Campaign).parameters,
+    reason="Campaign(formats=) comes with the rendering branch of issue 13",
+)
+def test_format_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "c.parquet"
+    pl.DataFrame(
+        {"phone": ["0191234567"], "amount": [49.9], "dob": [date(1990, 5, 23)]}
+    ).write_parquet(path)
+    argv = ["estimate", str(path), "--template", "RM%amount%, born %dob%"]
+    assert main([*argv, "--format", "amount={:.2f}", "--format", "dob=%d/%m/%Y"]) == 0
+    assert "RM49.90, born 23/05/1990" in capsys.readouterr().out
+
+
+def test_template_file_failures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    contacts = str(ROOT / "data" / "sample_contacts.csv")
+    missing = tmp_path / "missing.txt"
+    err = fails(capsys, "estimate", contacts, "--template-file", str(missing))
+    assert err == f"error: --template-file {str(missing)!r} does not exist.\n"
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("Ol\xe1 %name%".encode("latin-1"))
+    assert "is not UTF-8 text" in fails(capsys, "estimate", contacts, "--template-file", str(latin))
+    err = fails(capsys, "estimate", contacts, "--template", "Hi", "--template-file", str(latin))
+    assert "not both" in err
+    assert "Cannot read --template-file" in fails(
+        capsys, "estimate", contacts, "--template-file", str(tmp_path)
+    )
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".xlsx"])
+def test_out_writes_by_suffix(
+    tmp_path: Path, suffix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "sub" / f"plan{suffix}"  # the folder is made
+    assert main(estimate(ROOT / "data" / "sample_contacts.csv", "--out", str(out))) == 0
+    assert f"Wrote every planned message to {out}" in capsys.readouterr().out
+    read = {".csv": pl.read_csv, ".parquet": pl.read_parquet, ".xlsx": pl.read_excel}[suffix]
+    plan = read(out)
+    assert plan.height == 320 and plan.columns[:3] == ["row", "number", "dstno"]
+    assert plan["dstno"].cast(pl.String)[0] == "60103444694"
+
+
+def test_out_failures_come_before_planning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    contacts = ROOT / "data" / "sample_contacts.csv"
+    err = fails(capsys, *estimate(contacts, "--out", str(tmp_path / "plan.txt")))
+    assert "end the name with .csv, .parquet, .xlsx" in err
+    assert "Campaign" not in capsys.readouterr().out and not (tmp_path / "plan.txt").exists()
+    folder = tmp_path / "plans.csv"
+    folder.mkdir()
+    assert "is a folder" in fails(capsys, *estimate(contacts, "--out", str(folder)))
+    copy = tmp_path / "contacts.csv"
+    copy.write_bytes(contacts.read_bytes())
+    assert "is the contact list itself" in fails(capsys, *estimate(copy, "--out", str(copy)))
+
+
+def unprivileged() -> list[str]:
+    """A prefix that runs a command without root's power to write into any folder."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("root without setpriv: every folder is writable")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+def cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    command = [*unprivileged(), sys.executable, "-m", "isms_campaigns.cli", *argv]
+    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
+
+
+def one_line_error(run: subprocess.CompletedProcess[str]) -> str:
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.startswith("error: ") and run.stderr.count("\n") == 1, run.stderr
+    return run.stderr
+
+
+def test_read_only_folders_as_a_user_types_them(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        contacts = str(ROOT / "data" / "sample_contacts.csv")
+        run = cli(*estimate(Path(contacts), "--out", str(locked / "plan.csv")))
+        err = one_line_error(run)
+        assert err.startswith(f"error: Cannot write --out {str(locked / 'plan.csv')!r}: Permission")
+        assert "Campaign" not in run.stdout  # refused before planning
+        token = "abcdefghijkl-123"
+        for spool in (locked, locked / "new"):
+            run = cli("receiver", "--port", "0", "--token", token, "--spool", str(spool))
+            err = one_line_error(run)
+            assert err.startswith(f"error: Cannot spool to {str(spool)!r}: Permission denied.")
+            assert "with --spool FOLDER" in err
+    finally:
+        locked.chmod(0o755)
+
+
+def test_receiver_spool_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spool = tmp_path / "spool"
+    spool.write_text("")
+    err = fails(
+        capsys, "receiver", "--port", "0", "--token", "abcdefghijkl-123", "--spool", str(spool)
+    )
+    assert f"Cannot spool to {str(spool)!r}: it is a file." in err
+
+
+def test_contact_files_that_cannot_be_planned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lists = tmp_path / "lists.json"
+    lists.write_text('[{"name": "Ali", "phone": ["0123456789", "0191234567"]}]')
+    assert "Column 'phone' holds List" in fails(capsys, *estimate(lists))
+    internal = tmp_path / "internal.csv"
+    internal.write_text("name,phone,__dstno\nAli,0123456789,x\n")
+    err = fails(capsys, *estimate(internal))
+    assert "Column '__dstno' has the name of a column isms_campaigns adds" in err
+
+
+def test_suppress_and_rate_card_through_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    contacts = tmp_path / "c.csv"
+    contacts.write_text("name,phone\nSiti,0191234567\nAli,0123456789\nMei,0132223333\n")
+    optout = tmp_path / "optout.txt"
+    optout.write_text("0191234567 (Siti)\r\n6.0123456789E10\r\n")
+    out = tmp_path / "plan.csv"
+    assert main(estimate(contacts, "--suppress", str(optout), "--out", str(out))) == 0
+    assert "skipped: suppressed" in capsys.readouterr().out
+    plan = pl.read_csv(out, infer_schema=False)
+    assert plan["problem"].to_list() == ["suppressed", "suppressed", None]
+
+    optout.write_text("0191234567 (Siti)\nAli\n6.01234568E10\n")
+    err = fails(capsys, *estimate(contacts, "--suppress", str(optout)))
+    assert "The suppress list 'optout.txt' has 2 entries without a readable phone number" in err
+    assert "line 2 'Ali' (no number); line 3 '6.01234568E10'" in err
+
+    card = tmp_path / "rates.csv"
+    card.write_text("country_code,credits_per_part\n60,1\n60,2\n")
+    err = fails(capsys, *estimate(contacts, "--rate-card", str(card)))
+    assert "lists a calling code twice: +60 on line 2 (1) and line 3 (2)" in err
+
+
+def test_format_pairs_reach_the_campaign(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    given: dict[str, object] = {}
+
+    def planned(*args: object, **kwargs: object) -> None:
+        given.update(kwargs)
+        raise IsmsError("stop here")
+
+    monkeypatch.setattr("isms_campaigns.cli.Campaign", planned)
+    argv = estimate(ROOT / "data" / "sample_contacts.csv", "--token", "name=name")
+    assert main([*argv, "--format", "amount={:.2f}", "--format", "%dob%=%d/%m/%Y"]) == 2
+    assert given["formats"] == {"amount": "{:.2f}", "dob": "%d/%m/%Y"}
+    assert given["token_columns"] == {"name": "name"}
+    given.clear()
+    assert main(argv) == 2
+    assert "formats" not in given  # not given, not passed
+    capsys.readouterr()
+
+
+def test_send_reads_contacts_with_the_same_options(
+    tmp_path: Path, served: tuple[Simulator, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim, urls = served
+    path = tmp_path / "windows.txt"
+    path.write_bytes("Nama\tTelefon\r\nJos\xe9\t0191234567\r\n".encode("cp1252"))
+    argv = ["send", str(path), "--template", "Ol\xe1 %nama%", "--store", str(tmp_path / "s.duckdb")]
+    options = ["--encoding", "cp1252", "--number-column", "Telefon", "--token", "nama=Nama"]
+    assert main([*argv, *options, "--hosts", *urls, "--yes"]) == 0
+    assert [(m.dstno, m.msg) for m in sim.ledger] == [("60191234567", "Olá José")]
+    capsys.readouterr()

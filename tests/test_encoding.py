@@ -112,3 +112,26 @@ def test_rate_card_reads_and_validates(tmp_path: Path) -> None:
 def test_bundled_rate_card_has_malaysia_at_one() -> None:
     card = read_rate_card(Path(__file__).parent.parent / "data" / "rate_card.csv")
     assert card[60] == 1
+
+
+def test_a_code_listed_twice_is_an_error_naming_both_lines(tmp_path: Path) -> None:
+    card = tmp_path / "rates.csv"
+    card.write_text(
+        "# my account's rates\ncountry_code,country,credits_per_part\n"
+        "60,Malaysia,1\n65,Singapore,3\n\n+60,Malaysia again,2\n"
+    )
+    with pytest.raises(PlanError) as caught:
+        read_rate_card(card)
+    assert "lists a calling code twice: +60 on line 3 (1) and line 6 (2)" in str(caught.value)
+    assert BillingRule().rates == {60: 1}  # nothing half-loaded
+    with pytest.raises(PlanError, match="twice"):
+        BillingRule().with_rate_card(card)
+
+
+def test_rate_card_rows_are_located(tmp_path: Path) -> None:
+    card = tmp_path / "rates.csv"
+    card.write_bytes(b"\xef\xbb\xbfcountry_code,credits_per_part\r\n60,1\r\n65\r\n62,3,extra\r\n")
+    with pytest.raises(PlanError, match=r"line 3 \('65',\); line 4 \('62', '3', 'extra'\)"):
+        read_rate_card(card)
+    with pytest.raises(PlanError, match="Cannot read rate card"):
+        read_rate_card(tmp_path / "missing.csv")

@@ -1,4 +1,4 @@
-"""Write a minimal .xlsx with the stdlib (no writer library is a dependency)."""
+"""Write a minimal .xlsx with the stdlib: test input independent of the writer we ship."""
 
 from __future__ import annotations
 

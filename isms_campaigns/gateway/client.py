@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..errors import GatewayError
+from ..errors import GatewayError, spelled
 from .codes import describe
 from .responses import Rejected, SendResult, Unknown, Unreached, parse_balance, parse_send
 
@@ -130,8 +130,11 @@ class Gateway:
     ) -> None:
         if not username or not password:
             raise GatewayError(
-                "iSMS username and password are needed: pass them, or set ISMS_USERNAME "
-                "and ISMS_PASSWORD and use Gateway.from_env()."
+                "iSMS username and password are needed: "
+                + spelled(
+                    "pass them, or set ISMS_USERNAME and ISMS_PASSWORD and use Gateway.from_env().",
+                    "set ISMS_USERNAME and ISMS_PASSWORD in the environment.",
+                )
             )
         self.username = username
         self.__password = password
