@@ -422,8 +422,8 @@ def _render_one(
 def _regroup(pieces: pl.Series, lens: pl.Series) -> pl.Series:
     """Pieces back into one list per row (``lens`` pieces each), zero-copy in arrow."""
     offsets = pl.concat([pl.Series([0], dtype=pl.Int64), lens.cast(pl.Int64).cum_sum()])
-    lists = pa.LargeListArray.from_arrays(offsets.to_arrow(), pieces.to_arrow())
-    out = pl.from_arrow(lists)
+    views = pieces.to_arrow(compat_level=pl.CompatLevel.newest())  # string views: no copy
+    out = pl.from_arrow(pa.LargeListArray.from_arrays(offsets.to_arrow(), views))
     assert isinstance(out, pl.Series)
     return out
 
@@ -432,6 +432,43 @@ def _per_row(height: int, rows: pl.Series, values: pl.Series) -> pl.Series:
     """A full-height column with ``values`` at ``rows`` and null elsewhere."""
     blank = pl.repeat(None, height, dtype=values.dtype, eager=True)
     return blank.scatter(rows, values) if rows.len() else blank
+
+
+def _token_table(
+    names: pl.Series, resolver: Resolver, values: _Values
+) -> pl.DataFrame:
+    """One row per distinct token name: what it reads (``code``), its fallback,
+    its missing-value note, whether the fallback holds a control character,
+    and the problem of an unknown or ambiguous token."""
+    table = names.unique().to_frame("name")
+    table = table.with_columns(code=resolver.codes(table["name"]))
+    shown = ", ".join(resolver.columns[:_SHOW_COLUMNS])
+    if len(resolver.columns) > _SHOW_COLUMNS:
+        shown += ", …"
+    # Python once per distinct name that resolves (unknown ones share one text).
+    known = table.filter(pl.col("code") >= 0)
+    fallbacks = [
+        values.fallback(name, resolver.columns[code]) for name, code in known.iter_rows()
+    ]
+    known = known.with_columns(
+        fallback=pl.Series(fallbacks, dtype=pl.String),
+        note=pl.Series(
+            [_missing_note(name, fb) for name, fb in zip(known["name"], fallbacks, strict=True)],
+            dtype=pl.String,
+        ),
+        fb_control=pl.Series([bool(fb and re.search(CONTROL, fb)) for fb in fallbacks]),
+    )
+    ambiguous = table.filter(pl.col("code") == AMBIGUOUS)["name"].to_list()
+    several = {name: f"%{name}% matches several columns {resolver.outcome(name)}" for name in ambiguous}
+    problem = (
+        pl.when(pl.col("code") == UNKNOWN)
+        .then(pl.concat_str(pl.lit("unknown token %"), "name", pl.lit(f"% (columns: {shown})")))
+        .when(pl.col("code") == AMBIGUOUS)
+        .then(pl.col("name").replace_strict(several, default=None, return_dtype=pl.String))
+    )
+    return table.join(known, on=["name", "code"], how="left").with_columns(
+        fb_control=pl.col("fb_control").fill_null(False), token_problem=problem
+    )
 
 
 def _render_many(
@@ -449,49 +486,68 @@ def _render_many(
     absent = text.is_null()
     split = text.fill_null("").str.split("%")
     lens = split.list.len().cast(pl.Int64)
-    names = sorted(resolver.names)
-    seg = pl.DataFrame(
-        {
-            "seg": split.explode(),
-            "row": pl.int_range(height, dtype=pl.Int64, eager=True).repeat_by(lens).explode(),
-        }
-    )
-    starts = (lens.cum_sum() - lens).rename("start")
-    # j: the piece's place in its template; piece j (0 < j < last) lies between
-    # the j-th and the (j+1)-th %. Runs of name-shaped pieces alternate token /
-    # text: the % that closes a token cannot open the next one.
+    starts = lens.cum_sum() - lens
+    pieces = split.explode()
+    # A template's k-th piece (0 < k < last) lies between its k-th and (k+1)-th %.
+    # Runs of name-shaped pieces alternate token / text: the % that closes a
+    # token cannot open the next one.
+    first = pl.repeat(False, pieces.len(), eager=True).scatter(starts, True)
+    last = pl.repeat(False, pieces.len(), eager=True).scatter(starts + lens - 1, True)
+    seg = pl.DataFrame({"seg": pieces, "first": first, "last": last})
+    named = pl.col("seg").str.contains(f"^(?:{NAME})$")
+    odd = sorted(n for n in resolver.names if not _NAME.fullmatch(n))  # 名字, Disc (%) …
+    if odd:
+        named = named | pl.col("seg").str.to_lowercase().is_in(odd)
     seg = seg.with_columns(
         i=pl.int_range(pl.len(), dtype=pl.Int64),
-        j=pl.int_range(pl.len(), dtype=pl.Int64) - pl.lit(starts).gather(pl.col("row")),
-        last=pl.lit(lens).gather(pl.col("row")) - 1,
-    ).with_columns(
-        shaped=(pl.col("j") >= 1)
-        & (pl.col("j") < pl.col("last"))
-        & (
-            pl.col("seg").str.contains(f"^(?:{NAME})$")
-            | pl.col("seg").str.to_lowercase().is_in(names)
-        )
+        shaped=~pl.col("first") & ~pl.col("last") & named,
     )
     seg = seg.with_columns(
         run=pl.when(~pl.col("shaped")).then(pl.col("i")).forward_fill()
     ).with_columns(token=pl.col("shaped") & ((pl.col("i") - pl.col("run")) % 2 == 1))
-    seg = seg.with_columns(
-        closes=pl.col("token").shift(1, fill_value=False) & (pl.col("j") >= 1)
-    ).with_columns(
-        literal=pl.when(~pl.col("token")).then(
-            pl.when((pl.col("j") >= 1) & ~pl.col("closes"))
-            .then("%" + pl.col("seg"))
-            .otherwise(pl.col("seg"))
-        )
-    )
-    tokens = seg.filter("token").select("i", "row", name="seg")
-    tokens = tokens.with_columns(code=resolver.codes(tokens["name"]))
-    used = sorted(c for c in tokens["code"].unique().to_list() if c is not None and c >= 0)
+    # Text after a % that is text itself keeps that %; text after a token does not.
+    opened = ~pl.col("first") & ~pl.col("token") & ~pl.col("token").shift(1, fill_value=False)
+    seg = seg.select("i", "seg", "token", opened=opened)
+
+    tokens = seg.filter("token").select("i", name="seg")
+    row = starts.search_sorted(tokens["i"], side="right") - 1
+    tokens = tokens.with_columns(row=row.cast(pl.Int64))
+    table = _token_table(tokens["name"], resolver, values)
+    tokens = tokens.join(table, on="name", how="left", maintain_order="left")
+    used = sorted(c for c in table["code"].to_list() if c >= 0)
     texts = {c: values.text(resolver.columns[c], resolver.columns[c]) for c in used}
     slot = {c: k for k, c in enumerate(used)}
+    is_column = pl.col("code") >= 0
     if used:
-        all_text = pl.concat([texts[c].text for c in used])
-        all_missing = pl.concat([texts[c].missing for c in used])
+        # The referenced columns end to end: row r of the k-th is at k × height + r.
+        at = pl.col("code").replace_strict(slot, default=None, return_dtype=pl.Int64)
+        tokens = tokens.with_columns(at=at * height + pl.col("row")).with_columns(
+            value=pl.lit(pl.concat([texts[c].text for c in used])).gather("at"),
+            missing=pl.lit(pl.concat([texts[c].missing for c in used])).gather("at"),
+        )
+    else:
+        tokens = tokens.with_columns(
+            at=pl.lit(None, pl.Int64), value=pl.lit(None, pl.String), missing=pl.lit(False)
+        )
+    missing = is_column & pl.col("missing")
+    tokens = tokens.with_columns(
+        piece=pl.when(missing)
+        .then(pl.col("fallback"))
+        .when(is_column)
+        .then(pl.col("value"))
+        .when(pl.col("code") != NUMBER)
+        .then("%" + pl.col("name") + "%"),
+        note=pl.when(missing).then(pl.col("note")),
+        control=pl.col("fb_control") | pl.col("value").str.contains(CONTROL).fill_null(False),
+        problem=pl.col("token_problem"),
+    )
+    # The recipient's number, only where it goes: %hpno% and missing values without fallback.
+    wants = (pl.col("code") == NUMBER) | (missing & pl.col("fallback").is_null())
+    numbered = tokens.filter(wants).select("i", piece=pl.lit(number).gather(pl.col("row")))
+    if numbered.height:
+        tokens = tokens.update(numbered, on="i")
+    bad = [c for c in used if texts[c].bad is not None]
+    if bad:
         all_bad = pl.concat(
             [
                 texts[c].bad
@@ -500,106 +556,45 @@ def _render_many(
                 for c in used
             ]
         )
-        at = pl.col("code").replace_strict(slot, default=None, return_dtype=pl.Int64)
-        at = at * height + pl.col("row")
-        tokens = tokens.with_columns(at=at).with_columns(
-            value=pl.lit(all_text).gather(pl.col("at")),
-            missing=pl.lit(all_missing).gather(pl.col("at")),
-            bad=pl.lit(all_bad).gather(pl.col("at")),
+        unreadable = tokens.filter(is_column).filter(
+            pl.lit(all_bad).gather(pl.col("at")) & ~pl.col("missing")
         )
-    else:
-        tokens = tokens.with_columns(
-            at=pl.lit(None, pl.Int64),
-            value=pl.lit(None, pl.String),
-            missing=pl.lit(False),
-            bad=pl.lit(False),
+        raw = pl.concat([values.frame[resolver.columns[c]].cast(pl.String) for c in used])
+        unreadable = unreadable.select(
+            "i",
+            problem=pl.coalesce(
+                [
+                    pl.when(pl.col("code") == c).then(
+                        values.bad_problem(
+                            pl.col("name"), resolver.columns[c], pl.lit(raw).gather(pl.col("at"))
+                        )
+                    )
+                    for c in bad
+                ]
+            ),
         )
-    # Fallbacks, notes and control flags per distinct (name, code): few of them.
-    kinds = tokens.select("name", "code").unique()
-    fallback, note, fb_control, problem = [], [], [], []
-    shown = ", ".join(resolver.columns[:_SHOW_COLUMNS])
-    if len(resolver.columns) > _SHOW_COLUMNS:
-        shown += ", …"
-    for name, code in kinds.iter_rows():
-        if code >= 0:
-            column = resolver.columns[code]
-            fb = values.fallback(name, column)
-            fallback.append(fb)
-            note.append(_missing_note(name, fb))
-            fb_control.append(bool(fb and re.search(CONTROL, fb)))
-            problem.append(None)
-        else:
-            fallback.append(None)
-            note.append(None)
-            fb_control.append(False)
-            if code == UNKNOWN:
-                problem.append(f"unknown token %{name}% (columns: {shown})")
-            elif code == AMBIGUOUS:
-                found = resolver.outcome(name)
-                problem.append(f"%{name}% matches several columns {found}")
-            else:
-                problem.append(None)
-    kinds = kinds.with_columns(
-        fallback=pl.Series(fallback, dtype=pl.String),
-        note=pl.Series(note, dtype=pl.String),
-        fb_control=pl.Series(fb_control, dtype=pl.Boolean),
-        token_problem=pl.Series(problem, dtype=pl.String),
-    )
-    tokens = tokens.join(kinds, on=["name", "code"], how="left", maintain_order="left")
-    num = pl.lit(number).gather(pl.col("row"))
-    is_column = pl.col("code") >= 0
-    tokens = tokens.with_columns(
-        piece=pl.when(pl.col("code") == NUMBER)
-        .then(num)
-        .when(~is_column)
-        .then("%" + pl.col("name") + "%")
-        .when(pl.col("missing"))
-        .then(pl.coalesce(pl.col("fallback"), num))
-        .otherwise(pl.col("value")),
-        note=pl.when(is_column & pl.col("missing")).then(pl.col("note")),
-        control=pl.col("fb_control")
-        | (is_column & pl.col("value").str.contains(CONTROL).fill_null(False)),
-        problem=pl.col("token_problem"),
-    )
-    bad_rows = tokens.filter(is_column & pl.col("bad") & ~pl.col("missing"))
-    if bad_rows.height:
-        raw_all = pl.concat([values.frame[resolver.columns[c]].cast(pl.String) for c in used])
-        bad_rows = bad_rows.with_columns(raw=pl.lit(raw_all).gather(pl.col("at")))
-        bad_problem = pl.coalesce(
-            [
-                pl.when(pl.col("code") == c).then(
-                    values.bad_problem(pl.col("name"), resolver.columns[c], pl.col("raw"))
-                )
-                for c in used
-                if resolver.columns[c] in values.formats
-            ]
-        )
-        bad_rows = bad_rows.with_columns(problem=bad_problem)
-        tokens = tokens.update(bad_rows.select("i", "problem"), on="i")
+        tokens = tokens.update(unreadable, on="i")
 
-    # Pieces back in order, each row's joined.
-    pieces = seg.select("i", "literal").join(
-        tokens.select("i", "piece"), on="i", how="left", maintain_order="left"
-    )
-    merged = pieces.select(pl.coalesce("piece", "literal")).to_series()
-    joined = _regroup(merged, lens).list.join("")
-    msg = pl.select(pl.when(~absent).then(joined)).to_series()
+    # Each row's pieces in order, joined: token pieces scattered over the text ones.
+    percent = seg.filter("opened").select("i", piece="%" + pl.col("seg"))
+    pieces = pieces.scatter(tokens["i"], tokens["piece"])
+    if percent.height:
+        pieces = pieces.scatter(percent["i"], percent["piece"])
+    msg = _regroup(pieces, lens).list.join("")
+    if absent.any():
+        msg = pl.select(pl.when(~absent).then(msg)).to_series()
 
     noted = tokens.filter(pl.col("note").is_not_null())
     notes = noted.group_by("row", maintain_order=True).agg(pl.col("note").str.join("; "))
     warning = _per_row(height, notes["row"], notes["note"])
     first = tokens.filter(pl.col("problem").is_not_null()).unique("row", keep="first")
-    problem_col = _per_row(height, first["row"], first["problem"])
-    flagged = tokens.filter("control")["row"].unique()
+    problem = _per_row(height, first["row"], first["problem"])
     control = text.str.contains(CONTROL).fill_null(False)
+    flagged = tokens.filter("control")["row"].unique()
     if flagged.len():
-        control = control | _per_row(height, flagged, pl.repeat(True, flagged.len(), eager=True))
-        control = control.fill_null(False)
-    if default is not None and re.search(CONTROL, default):
-        control = control | absent
-    return pl.DataFrame(
-        {"msg": msg, "warning": warning, "control": control, "problem": problem_col}
-    )
+        marked = _per_row(height, flagged, pl.repeat(True, flagged.len(), eager=True))
+        control = control | marked.fill_null(False)
+    return pl.DataFrame({"msg": msg, "warning": warning, "control": control, "problem": problem})
 
 
 # --------------------------------------------------------------------------
