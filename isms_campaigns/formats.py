@@ -180,7 +180,7 @@ def check_format(fmt: str, dtype: pl.DataType, token: str, column: str) -> None:
         return
     kind = _kind(dtype)
     if is_number_format(fmt):
-        spec = number_spec(fmt, token)
+        number_spec(fmt, token)  # raises when not a spec
         if kind not in ("number", "text"):
             raise TemplateError(
                 f"formats[{token!r}] = {fmt!r} is a number format, but %{token}% reads "
@@ -432,7 +432,7 @@ def _number_text(frame: pl.DataFrame, dtype: pl.DataType, spec: NumberSpec) -> p
     if spec.type in ("f", "F", "%"):
         places = pl.lit(6 if spec.precision is None else spec.precision, pl.Int64)
         # Rounding is exact integer arithmetic: at most 18 digits (text may have more).
-        d = d.with_columns(ok=pl.col("ok") & ((E >= -places) | (size <= _MAX_DIGITS)))
+        d = d.with_columns(ok=pl.col("ok") & ((-places <= E) | (size <= _MAX_DIGITS)))
         d = _round_digits(d, -places)
     elif spec.type == "d":
         places = pl.lit(0, pl.Int64)
@@ -588,9 +588,11 @@ def default_reference(values: pl.Series) -> list[str | None]:
     dtype = values.dtype
     out: list[str | None] = []
     items = values.to_list()
-    midnight = all(v.time() == time(0) for v in items if v is not None) if isinstance(
-        dtype, pl.Datetime
-    ) else False
+    midnight = (
+        all(v.time() == time(0) for v in items if v is not None)
+        if isinstance(dtype, pl.Datetime)
+        else False
+    )
     for value in items:
         if value is None or (isinstance(value, float) and value != value):
             out.append(None)
@@ -633,9 +635,8 @@ def format_reference(values: pl.Series, fmt: str | None, token: str = "x") -> li
     missing = default_reference(values) if dtype == pl.String else None
     out: list[str | None] = []
     for i, value in enumerate(values.to_list()):
-        if value is None or (missing is not None and missing[i] is None):
-            out.append(None)
-        elif isinstance(value, float) and value != value:
+        blank = missing is not None and missing[i] is None
+        if value is None or blank or (isinstance(value, float) and value != value):
             out.append(None)
         elif is_number_format(fmt):
             out.append(python_number(value, dtype, number_spec(fmt, token)))
@@ -644,9 +645,7 @@ def format_reference(values: pl.Series, fmt: str | None, token: str = "x") -> li
     return out
 
 
-def resolve_formats(
-    formats: Mapping[str, str] | None, resolve: Any
-) -> dict[str, tuple[str, str]]:
+def resolve_formats(formats: Mapping[str, str] | None, resolve: Any) -> dict[str, tuple[str, str]]:
     """``{column: (spec, key)}`` from ``formats={token: spec}``; keys resolve like tokens."""
     out: dict[str, tuple[str, str]] = {}
     for key, fmt in (formats or {}).items():

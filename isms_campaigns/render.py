@@ -434,9 +434,7 @@ def _per_row(height: int, rows: pl.Series, values: pl.Series) -> pl.Series:
     return blank.scatter(rows, values) if rows.len() else blank
 
 
-def _token_table(
-    names: pl.Series, resolver: Resolver, values: _Values
-) -> pl.DataFrame:
+def _token_table(names: pl.Series, resolver: Resolver, values: _Values) -> pl.DataFrame:
     """One row per distinct token name: what it reads (``code``), its fallback,
     its missing-value note, whether the fallback holds a control character,
     and the problem of an unknown or ambiguous token."""
@@ -447,9 +445,7 @@ def _token_table(
         shown += ", …"
     # Python once per distinct name that resolves (unknown ones share one text).
     known = table.filter(pl.col("code") >= 0)
-    fallbacks = [
-        values.fallback(name, resolver.columns[code]) for name, code in known.iter_rows()
-    ]
+    fallbacks = [values.fallback(name, resolver.columns[code]) for name, code in known.iter_rows()]
     known = known.with_columns(
         fallback=pl.Series(fallbacks, dtype=pl.String),
         note=pl.Series(
@@ -459,7 +455,9 @@ def _token_table(
         fb_control=pl.Series([bool(fb and re.search(CONTROL, fb)) for fb in fallbacks]),
     )
     ambiguous = table.filter(pl.col("code") == AMBIGUOUS)["name"].to_list()
-    several = {name: f"%{name}% matches several columns {resolver.outcome(name)}" for name in ambiguous}
+    several = {
+        name: f"%{name}% matches several columns {resolver.outcome(name)}" for name in ambiguous
+    }
     problem = (
         pl.when(pl.col("code") == UNKNOWN)
         .then(pl.concat_str(pl.lit("unknown token %"), "name", pl.lit(f"% (columns: {shown})")))
@@ -548,14 +546,9 @@ def _render_many(
         tokens = tokens.update(numbered, on="i")
     bad = [c for c in used if texts[c].bad is not None]
     if bad:
-        all_bad = pl.concat(
-            [
-                texts[c].bad
-                if texts[c].bad is not None
-                else pl.repeat(False, height, dtype=pl.Boolean, eager=True)
-                for c in used
-            ]
-        )
+        never = pl.repeat(False, height, dtype=pl.Boolean, eager=True)
+        flags = [texts[c].bad for c in used]
+        all_bad = pl.concat([never if flag is None else flag for flag in flags])
         unreadable = tokens.filter(is_column).filter(
             pl.lit(all_bad).gather(pl.col("at")) & ~pl.col("missing")
         )
@@ -587,8 +580,8 @@ def _render_many(
     noted = tokens.filter(pl.col("note").is_not_null())
     notes = noted.group_by("row", maintain_order=True).agg(pl.col("note").str.join("; "))
     warning = _per_row(height, notes["row"], notes["note"])
-    first = tokens.filter(pl.col("problem").is_not_null()).unique("row", keep="first")
-    problem = _per_row(height, first["row"], first["problem"])
+    firsts = tokens.filter(pl.col("problem").is_not_null()).unique("row", keep="first")
+    problem = _per_row(height, firsts["row"], firsts["problem"])
     control = text.str.contains(CONTROL).fill_null(False)
     flagged = tokens.filter("control")["row"].unique()
     if flagged.len():
@@ -629,8 +622,11 @@ def leftover_problem(
     raw token, or let the gateway replace an iSMS token from its own contact list.
 
     >>> msg = pl.Series(["50% off", "Hi %NAME%", "ref %Order ID% ok"])
-    >>> pl.select(leftover_problem(pl.lit(msg), ["Order ID"])).to_series().to_list()
-    [None, 'iSMS token %NAME% in the message: the gateway would replace it', 'unresolved token %Order ID% in the message']
+    >>> for problem in pl.select(leftover_problem(pl.lit(msg), ["Order ID"])).to_series():
+    ...     print(problem)
+    None
+    iSMS token %NAME% in the message: the gateway would replace it
+    unresolved token %Order ID% in the message
     """
     pattern = leftover_pattern(columns, token_columns)
     found = msg.str.extract(pattern, 0)
@@ -639,7 +635,13 @@ def leftover_problem(
         pl.when(found.is_null())
         .then(pl.lit(None, pl.String))
         .when(gateway)
-        .then(pl.concat_str(pl.lit("iSMS token "), found, pl.lit(" in the message: the gateway would replace it")))
+        .then(
+            pl.concat_str(
+                pl.lit("iSMS token "),
+                found,
+                pl.lit(" in the message: the gateway would replace it"),
+            )
+        )
         .otherwise(pl.concat_str(pl.lit("unresolved token "), found, pl.lit(" in the message")))
     )
 

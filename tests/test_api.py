@@ -11,6 +11,7 @@ from isms_campaigns import (
     campaign,
     dlr,
     encoding,
+    formats,
     numbers,
     plots,
     render,
@@ -32,7 +33,8 @@ def test_errors_share_one_root() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", [_html, analytics, campaign, dlr, encoding, numbers, plots, render, report, store]
+    "module",
+    [_html, analytics, campaign, dlr, encoding, formats, numbers, plots, render, report, store],
 )
 def test_docstring_examples_run(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]

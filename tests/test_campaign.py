@@ -223,8 +223,9 @@ def test_template_column_with_an_unknown_token_fails_that_row_only(
     contacts: pl.DataFrame,
 ) -> None:
     texts = pl.Series(["A %name%", "B %nmae%", None, "A %name%", "C", None, "%Order ID% x"])
-    camp = ic.Campaign("t", contacts.with_columns(text=texts), template="D %name%",
-                       template_column="text")
+    camp = ic.Campaign(
+        "t", contacts.with_columns(text=texts), template="D %name%", template_column="text"
+    )
     m = camp.messages
     assert m["problem"].to_list() == [
         None,
@@ -239,8 +240,9 @@ def test_template_column_with_an_unknown_token_fails_that_row_only(
     assert m["msg"][6] == "A7 x"  # %Order ID% reads order_id once squashed
     assert m["variant"].to_list() == texts.to_list()
     with pytest.raises(ic.TemplateError, match="%nmae%"):  # the default is the caller's own
-        ic.Campaign("t", contacts.with_columns(text=texts), template="D %nmae%",
-                    template_column="text")
+        ic.Campaign(
+            "t", contacts.with_columns(text=texts), template="D %nmae%", template_column="text"
+        )
 
 
 def test_template_column_renders_distinct_texts_in_one_pass(contacts: pl.DataFrame) -> None:
@@ -294,9 +296,13 @@ def _xlsx_with_dates(path: Path) -> Path:
 
     rows = [
         text("A1", "phone") + text("B1", "dob") + text("C1", "amount") + text("D1", "when"),
-        text("A2", "0123456789") + number("B2", 33016, 1) + number("C2", 49.9, 2)
+        text("A2", "0123456789")
+        + number("B2", 33016, 1)
+        + number("C2", 49.9, 2)
         + number("D2", 46023.375, 3),
-        text("A3", "0123456788") + number("B3", 33017, 1) + number("C3", 0.30000000000000004, 2)
+        text("A3", "0123456788")
+        + number("B3", 33017, 1)
+        + number("C3", 0.30000000000000004, 2)
         + number("D3", 46024.0, 3),
     ]
     sheet = (

@@ -62,11 +62,17 @@ def frame() -> pl.DataFrame:
         ("Call %Mobile No.%", ["Mobile No."], [("Call ", None), ("%Mobile No.%", "Mobile No.")]),
         ("%Tarikh-Lahir%", [], [("%Tarikh-Lahir%", "Tarikh-Lahir")]),
         # Not a name, but exactly a column (any case): still a token.
-        ("Hi %名字%, 5 %Disc. (%)%", ["名字"], [("Hi ", None), ("%名字%", "名字"), (", 5 %Disc. (%)%", None)]),
+        (
+            "Hi %名字%, 5 %Disc. (%)%",
+            ["名字"],
+            [("Hi ", None), ("%名字%", "名字"), (", 5 %Disc. (%)%", None)],
+        ),
         ("%  spaced %", ["  Spaced "], [("%  spaced %", "  spaced ")]),
     ],
 )
-def test_parse_template(template: str, columns: list[str], pieces: list[tuple[str, str | None]]) -> None:
+def test_parse_template(
+    template: str, columns: list[str], pieces: list[tuple[str, str | None]]
+) -> None:
     assert [(p.text, p.token) for p in parse_template(template, columns)] == pieces
 
 
@@ -281,9 +287,7 @@ def test_template_column_equals_one_template_at_a_time(
     )
     columns = [*MANY_COLUMNS, "dstno"]
     fallbacks = {} if fallback is None else {"email": fallback}
-    many = render(
-        frame, default, template_column="text", fallbacks=fallbacks, columns=columns
-    )
+    many = render(frame, default, template_column="text", fallbacks=fallbacks, columns=columns)
     assert many.height == frame.height
     for i, text in enumerate(texts):
         template = text if text is not None else default
@@ -312,7 +316,10 @@ def test_template_column_of_distinct_texts_is_one_pass() -> None:
         {
             "dstno": [f"6012{i:07d}" for i in range(n)],
             "name": [f"N{i}" for i in range(n)],
-            "text": [f"Hi %name%, code {i} %nope{i % 3}%" if i % 1000 == 0 else f"Hi %name%, code {i}" for i in range(n)],
+            "text": [
+                f"Hi %name%, code {i} %nope{i % 3}%" if i % 1000 == 0 else f"Hi %name%, code {i}"
+                for i in range(n)
+            ],
         }
     )
     start = clock.perf_counter()
@@ -363,7 +370,12 @@ def test_formats_per_token() -> None:
     out = render(
         frame,
         "RM%amount% %dob% %tarikh_lahir% %pts%",
-        formats={"amount": "{:,.2f}", "DOB": "%d/%m/%Y", "Tarikh Lahir": "%d %b %Y", "pts": "{:,d}"},
+        formats={
+            "amount": "{:,.2f}",
+            "DOB": "%d/%m/%Y",
+            "Tarikh Lahir": "%d %b %Y",
+            "pts": "{:,d}",
+        },
     )
     assert out["msg"].to_list() == [
         "RM49.90 23/05/1990 23 May 1990 1,234",
@@ -375,7 +387,10 @@ def test_formats_per_token() -> None:
     ("formats", "message"),
     [
         ({"amount": "{:.2q}"}, r"formats\['amount'\] = '\{:.2q\}'"),
-        ({"amount": "%d/%m/%Y"}, r"'%d/%m/%Y' is a date pattern, but %amount% reads column 'amount'"),
+        (
+            {"amount": "%d/%m/%Y"},
+            r"'%d/%m/%Y' is a date pattern, but %amount% reads column 'amount'",
+        ),
         ({"dob": "{:.2f}"}, r"formats\['dob'\] = '\{:.2f\}' is a number format, but %dob%"),
         ({"dob": "dd/mm/yyyy"}, r"formats\['dob'\] = 'dd/mm/yyyy' is neither"),
         ({"dob": "%Q"}, r"formats\['dob'\] = '%Q' is not a date pattern"),
@@ -391,7 +406,9 @@ def test_a_bad_format_is_a_clear_error(formats: dict[str, str], message: str) ->
 
 
 def test_a_value_the_format_cannot_read_is_a_row_problem() -> None:
-    frame = pl.DataFrame({"amount": ["12.5", "abc", " "], "dob": ["1990-05-23", "23/05/1990", None]})
+    frame = pl.DataFrame(
+        {"amount": ["12.5", "abc", " "], "dob": ["1990-05-23", "23/05/1990", None]}
+    )
     out = render(frame, "RM%amount% %dob%", formats={"amount": "{:.2f}", "dob": "%d/%m/%Y"})
     assert out["problem"].to_list() == [
         None,
@@ -437,7 +454,10 @@ floats = st.one_of(
 
 
 @settings(max_examples=300, deadline=None)
-@given(values=st.lists(st.one_of(st.none(), floats), min_size=1, max_size=6), fmt=st.sampled_from(NUMBER_SPECS))
+@given(
+    values=st.lists(st.one_of(st.none(), floats), min_size=1, max_size=6),
+    fmt=st.sampled_from(NUMBER_SPECS),
+)
 def test_float_text_equals_python(values: list[float | None], fmt: str | None) -> None:
     series = pl.Series("x", values, dtype=pl.Float64)
     assert column_text(series, fmt, "x").text.to_list() == format_reference(series, fmt)
@@ -472,7 +492,15 @@ def test_integer_text_equals_python(values: list[int | None], fmt: str | None) -
     assert column_text(series, fmt, "x").text.to_list() == format_reference(series, fmt)
 
 
-DATE_PATTERNS = [None, "%d/%m/%Y", "%d %b %Y", "%A, %d %B %Y", "%Y-%m-%d %H:%M", "%I:%M %p", "%y%m%d"]
+DATE_PATTERNS = [
+    None,
+    "%d/%m/%Y",
+    "%d %b %Y",
+    "%A, %d %B %Y",
+    "%Y-%m-%d %H:%M",
+    "%I:%M %p",
+    "%y%m%d",
+]
 
 
 @settings(max_examples=150, deadline=None)
@@ -493,7 +521,9 @@ DATE_PATTERNS = [None, "%d/%m/%Y", "%d %b %Y", "%A, %d %B %Y", "%Y-%m-%d %H:%M",
     fmt=st.sampled_from(DATE_PATTERNS),
     as_text=st.booleans(),
 )
-def test_date_text_equals_python(values: list[datetime | None], fmt: str | None, as_text: bool) -> None:
+def test_date_text_equals_python(
+    values: list[datetime | None], fmt: str | None, as_text: bool
+) -> None:
     series = pl.Series("d", values, dtype=pl.Datetime("us"))
     if as_text:  # a CSV's ISO dates
         series = series.dt.strftime("%Y-%m-%d %H:%M:%S")
