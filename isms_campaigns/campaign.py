@@ -31,7 +31,7 @@ from .encoding import (
 )
 from .errors import ContactsError, PlanError
 from .numbers import find_number_column, normalise_numbers
-from .render import Rendered, finish_warnings, render_exprs
+from .render import finish_warnings, leftover_problem, render
 
 if TYPE_CHECKING:
     from .gateway.client import Gateway
@@ -76,8 +76,11 @@ class Campaign:
     ``send_later`` (a datetime or iSMS date string), ``smart_ascii`` (replace
     curly quotes, dashes … by ASCII so rows stay type 1),
     ``template_column`` (a column holding each row's template, for A/B
-    variants), ``token_columns`` (map ``%name%`` etc. to differently named
-    columns), ``message_type`` (force 1 or 2), ``billing`` and ``rate_card``.
+    variants or messages written elsewhere; a row whose template names an
+    unknown token gets a ``problem``), ``token_columns`` (map ``%name%`` etc.
+    to differently named columns), ``formats`` (per token: ``{"amount":
+    "{:.2f}", "dob": "%d/%m/%Y"}``, see :mod:`isms_campaigns.formats`),
+    ``message_type`` (force 1 or 2), ``billing`` and ``rate_card``.
     """
 
     def __init__(
@@ -95,6 +98,7 @@ class Campaign:
         smart_ascii: bool = False,
         template_column: str | None = None,
         token_columns: Mapping[str, str] | None = None,
+        formats: Mapping[str, str] | None = None,
         message_type: int | None = None,
         billing: BillingRule | None = None,
         rate_card: str | Path | None = None,
@@ -144,6 +148,7 @@ class Campaign:
             region=region,
             fallbacks=fallbacks,
             token_columns=token_columns,
+            formats=formats,
             suppress=suppress,
             smart_ascii=smart_ascii,
             message_type=message_type,
@@ -338,6 +343,7 @@ def _plan(
     region: str,
     fallbacks: Mapping[str, str] | None,
     token_columns: Mapping[str, str] | None,
+    formats: Mapping[str, str] | None,
     suppress: Any,
     smart_ascii: bool,
     message_type: int | None,
@@ -345,20 +351,27 @@ def _plan(
 ) -> pl.DataFrame:
     blocked = None if suppress is None else read_numbers(suppress, region)
     numbers = normalise_numbers(contacts[number_column], region, suppress=blocked)
-    # Our own columns live under a prefix that contact columns do not use.
     numbers = numbers.rename(lambda c: f"__{c}")
-    if clash := [c for c in numbers.columns if c in contacts.columns]:
+    rendered = render(
+        contacts,
+        template,
+        template_column=template_column,
+        fallbacks=fallbacks,
+        token_columns=token_columns,
+        formats=formats,
+        number=numbers["__dstno"],
+    ).rename(lambda c: f"__{c}")
+    # Our own columns live under a prefix that contact columns do not use.
+    ours = [*numbers.columns, *rendered.columns]
+    if clash := [c for c in ours if c in contacts.columns]:
         raise ContactsError(
             f"Column {clash[0]!r} has the name of a column isms_campaigns adds while "
-            f"planning ({', '.join(numbers.columns)}): rename it in the contacts."
+            f"planning ({', '.join(ours)}): rename it in the contacts."
         )
-    work = contacts.hstack(numbers)
+    work = pl.concat([contacts, numbers, rendered], how="horizontal")
     columns = contacts.columns
     number = pl.col("__dstno")
-
-    msg, warning, control = _render(
-        work, template, template_column, columns, fallbacks, token_columns, number
-    )
+    msg, warning, control = pl.col("__msg"), pl.col("__warning"), pl.col("__control")
     if smart_ascii:
         msg = smart_ascii_expr(msg)
 
@@ -376,16 +389,19 @@ def _plan(
             msg=msg,
             warning=warning,
             control=control,
+            render_problem=pl.col("__problem"),
             variant=pl.lit(None) if template_column is None else pl.col(template_column),
         ),
         billing,
         message_type,
     )
     planned = (
-        planned.with_columns(warning=finish_warnings(pl.col("msg"), pl.col("warning")), rate=rate)
+        planned.with_columns(warning=finish_warnings(pl.col("warning")), rate=rate)
         .with_columns(
             problem=pl.coalesce(
                 pl.col("number_problem"),
+                pl.col("render_problem"),
+                leftover_problem(pl.col("msg"), columns, token_columns),
                 message_problem(
                     pl.col("msg"), pl.col("length"), pl.col("control"), billing, message_type
                 ),
@@ -400,38 +416,6 @@ def _plan(
     )
     extra = ["variant"] if template_column is not None else []
     return planned.select(*MESSAGE_COLUMNS, *extra).collect()
-
-
-def _render(
-    work: pl.DataFrame,
-    template: str | None,
-    template_column: str | None,
-    columns: list[str],
-    fallbacks: Mapping[str, str] | None,
-    token_columns: Mapping[str, str] | None,
-    number: pl.Expr,
-) -> Rendered:
-    if template_column is None:
-        assert template is not None
-        return render_exprs(template, columns, fallbacks, token_columns, number)
-    # A/B variants: one set of expressions per distinct template, chosen per row.
-    variants: list[str | None] = list(
-        work[template_column].drop_nulls().unique(maintain_order=True)
-    )
-    if template is not None:
-        variants.append(None)  # rows without a template of their own use the default
-    if not variants:
-        nothing = pl.repeat(pl.lit(None, pl.String), pl.len())
-        return Rendered(nothing, nothing, pl.lit(False))
-    chains: list[Any] = [pl, pl, pl]
-    for text in variants:
-        rendered = render_exprs(text or template or "", columns, fallbacks, token_columns, number)
-        chosen = (
-            pl.col(template_column).is_null() if text is None else pl.col(template_column) == text
-        )
-        chains = [chain.when(chosen).then(e) for chain, e in zip(chains, rendered, strict=True)]
-    msg, warning, control = (chain.otherwise(None) for chain in chains)
-    return Rendered(msg, warning, control.fill_null(False))
 
 
 def _check_sender_id(sender_id: str | None) -> str | None:

@@ -160,7 +160,20 @@ def _read_excel(path: Path, sheet: str | int | None) -> pl.DataFrame:
             f"position {position} ({setting('sheet', 0)} is the first)."
         )
     name = names[position] if isinstance(position, int) else position
-    return pl.read_excel(path, sheet_name=name, infer_schema_length=0)
+    return _dates_as_dates(pl.read_excel(path, sheet_name=name, infer_schema_length=0))
+
+
+_MIDNIGHT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} 00:00:00$"
+
+
+def _dates_as_dates(frame: pl.DataFrame) -> pl.DataFrame:
+    """Excel date cells come as text ``1990-05-23 00:00:00``: a column whose every
+    value is such a midnight is a column of dates, written ``1990-05-23``."""
+    dates = frame.select(
+        pl.col(pl.String).str.contains(_MIDNIGHT).all() & pl.col(pl.String).is_not_null().any()
+    )
+    columns = [c for c in dates.columns if dates[c][0]]
+    return frame.with_columns(pl.col(columns).str.slice(0, 10)) if columns else frame
 
 
 def _read_json(path: Path, suffix: str) -> pl.DataFrame:

@@ -54,7 +54,7 @@ from .analytics import (
 from .campaign import Campaign
 from .contacts import read_contacts
 from .errors import IsmsError, PlanError, TemplateError
-from .render import ISMS_TOKENS, resolve_token
+from .render import ISMS_TOKENS, Resolver
 from .send import outlook, send_campaign
 from .store import Store
 
@@ -292,18 +292,26 @@ class Composer(widgets.VBox):  # type: ignore[misc]
         return self._error
 
     def tokens(self) -> list[str]:
-        """The tokens a template may use: iSMS tokens that resolve, then every column."""
-        columns = self.contacts.columns
-        mapping = self.campaign_kwargs.get("token_columns")
+        """The tokens a template may use: iSMS tokens that resolve, then every other
+        column, each spelled as a token that reads it (``Order ID``, or
+        ``disc`` for a column ``Disc %``); a column no token can read is left out."""
+        try:
+            resolver = Resolver(self.contacts.columns, self.campaign_kwargs.get("token_columns"))
+        except TemplateError:  # a bad mapping: the plan says so
+            resolver = Resolver(self.contacts.columns)
         tokens, covered = [], set()
         for token in ISMS_TOKENS:
-            try:
-                column = resolve_token(token, columns, mapping)
-            except TemplateError:
+            found = resolver.outcome(token)
+            if isinstance(found, list) or found == "":
                 continue
             tokens.append(token)
-            covered.add(column)
-        return tokens + [c for c in columns if c not in covered]
+            covered.add(found)
+        spelled = resolver.spellings()
+        for spelling, column in spelled.items():
+            if column not in covered and spelling not in tokens:
+                tokens.append(spelling)
+                covered.add(column)
+        return tokens
 
     def insert_token(self, token: str) -> None:
         """Add ``%token%`` to the template (at its end: ipywidgets has no cursor)."""

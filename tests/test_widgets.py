@@ -92,6 +92,37 @@ def test_without_a_column_only_hpno_of_the_isms_tokens_is_offered() -> None:
     assert list(composer.token_buttons) == ["hpno", "phone", "nama"]
 
 
+def test_token_buttons_insert_tokens_that_work() -> None:
+    contacts = pl.DataFrame(
+        {
+            "Mobile No.": ["0123456789"],
+            "Order ID": ["A7"],
+            "Disc %": ["10"],
+            "nama": ["Ali"],
+            "NAMA": ["ALI"],  # a case twin: each button still reads its own column
+        }
+    )
+    composer = Composer(
+        contacts, template="Hi", delay=0, token_columns={"name": "nama"}, formats={}
+    )
+    assert list(composer.token_buttons) == [
+        "name",
+        "hpno",
+        "Mobile No.",
+        "Order ID",
+        "disc",
+        "NAMA",
+    ]
+    for token in ("name", "Order ID", "disc", "NAMA", "Mobile No."):
+        composer.token_buttons[token].click()
+    camp = composer.campaign
+    assert camp is not None, composer.error
+    assert camp.messages.select("msg", "problem").row(0) == (
+        "Hi Ali A7 10 ALI 0123456789",
+        None,
+    )
+
+
 def test_edits_wait_for_the_quiet_period_then_plan_once(sample: pl.DataFrame) -> None:
     composer = Composer(sample, template="Hello", delay=3600)  # the timer never fires here
     before = composer.preview.value
