@@ -669,8 +669,8 @@ def _params(
     zone = check_time_zone(time_zone)
     return {
         **_chosen(store, campaigns),
-        "since": _instant(since, zone, "since"),
-        "until": _instant(until, zone, "until"),
+        "since": instant(since, zone, "since"),
+        "until": instant(until, zone, "until"),
         "tz": time_zone,
     }
 
@@ -682,7 +682,7 @@ def _chosen(store: Store, campaigns: str | Sequence[str] | None) -> dict[str, An
     return {"campaigns": names, "one": names[0] if names and len(names) == 1 else None}
 
 
-def _instant(value: date | datetime | str | None, zone: tzinfo, name: str) -> datetime | None:
+def instant(value: date | datetime | str | None, zone: tzinfo, name: str) -> datetime | None:
     """A moment in UTC; a date is its midnight and a naive time is local, in ``zone``."""
     if value is None:
         return None

@@ -31,6 +31,7 @@ from .encoding import (
 )
 from .errors import ContactsError, PlanError
 from .numbers import find_number_column, normalise_numbers
+from .optouts import DO_NOT_CONTACT
 from .render import finish_warnings, leftover_problem, render
 
 if TYPE_CHECKING:
@@ -81,6 +82,9 @@ class Campaign:
     to differently named columns), ``formats`` (per token: ``{"amount":
     "{:.2f}", "dob": "%d/%m/%Y"}``, see :mod:`isms_campaigns.formats`),
     ``message_type`` (force 1 or 2), ``billing`` and ``rate_card``.
+    ``store``: the numbers on its do-not-contact list are skipped in the
+    estimate as they will be at sending (``do-not-contact: <reason> since
+    <date>``); every send through a store skips them whether given or not.
     """
 
     def __init__(
@@ -102,6 +106,7 @@ class Campaign:
         message_type: int | None = None,
         billing: BillingRule | None = None,
         rate_card: str | Path | None = None,
+        store: Store | None = None,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise PlanError(f"Campaign name must be a non-empty string, not {name!r}.")
@@ -153,6 +158,7 @@ class Campaign:
             smart_ascii=smart_ascii,
             message_type=message_type,
             billing=billing,
+            store=store,
         )
         self.notes = self._notes()
 
@@ -308,6 +314,12 @@ class Campaign:
             notes.append(
                 f"send_later {self.settings.send_later} is in the past: iSMS sends at once."
             )
+        listed = int(m["problem"].str.starts_with(DO_NOT_CONTACT).sum())
+        if listed:
+            notes.append(
+                f"{listed:,} recipients are on the store's do-not-contact list: skipped "
+                f"(store.unsuppress takes a number off, with the reason)."
+            )
         unknown_rate = m.filter(pl.col("problem").str.starts_with("no rate"))
         if unknown_rate.height:
             notes.append(
@@ -348,9 +360,14 @@ def _plan(
     smart_ascii: bool,
     message_type: int | None,
     billing: BillingRule,
+    store: Store | None = None,
 ) -> pl.DataFrame:
     blocked = None if suppress is None else read_numbers(suppress, region)
     numbers = normalise_numbers(contacts[number_column], region, suppress=blocked)
+    listed = pl.lit(None, pl.String)
+    if store is not None:  # the store's do-not-contact list, as the send will apply it
+        numbers = numbers.with_columns(do_not_contact=store.do_not_contact(numbers["dstno"]))
+        listed = pl.col("__do_not_contact")
     numbers = numbers.rename(lambda c: f"__{c}")
     rendered = render(
         contacts,
@@ -386,6 +403,7 @@ def _plan(
             country_code=pl.col("__country_code"),
             operator=pl.col("__operator"),
             number_problem=pl.col("__number_problem"),
+            do_not_contact=listed,
             msg=msg,
             warning=warning,
             control=control,
@@ -400,6 +418,7 @@ def _plan(
         .with_columns(
             problem=pl.coalesce(
                 pl.col("number_problem"),
+                pl.col("do_not_contact"),
                 pl.col("render_problem"),
                 leftover_problem(pl.col("msg"), columns, token_columns),
                 message_problem(

@@ -98,7 +98,9 @@ def _contacts(args: argparse.Namespace) -> pl.DataFrame:
     )
 
 
-def _campaign_from_args(args: argparse.Namespace, contacts: pl.DataFrame) -> Campaign:
+def _campaign_from_args(
+    args: argparse.Namespace, contacts: pl.DataFrame, store: Store | None = None
+) -> Campaign:
     template = _template(args)
     fallbacks = _pairs("--fallback", args.fallback, "TOKEN=VALUE, e.g. name=Customer", empty=True)
     tokens = _pairs("--token", args.token, "NAME=COLUMN, e.g. name='Customer Name'")
@@ -121,6 +123,7 @@ def _campaign_from_args(args: argparse.Namespace, contacts: pl.DataFrame) -> Cam
         message_type=args.type,
         billing=billing,
         rate_card=args.rate_card,
+        store=store,
         **options,
     )
 
@@ -152,8 +155,17 @@ EXCEL_ROWS = 1_048_576  # a sheet's rows, the header included
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
+    from .store import Store
+
     out = _plan_output(args.out, args.contacts) if args.out else None
-    camp = _campaign_from_args(args, _contacts(args))
+    contacts = _contacts(args)
+    if args.store is None:
+        camp = _campaign_from_args(args, contacts)
+    elif not Path(args.store).is_file():
+        raise IsmsError(f"No store at {args.store}: give the DuckDB file your sends wrote.")
+    else:
+        with Store(args.store) as store:  # its do-not-contact list, as a send applies it
+            camp = _campaign_from_args(args, contacts, store)
     print_estimate(camp)
     if out is not None:
         _write_plan(camp.messages, out)
@@ -561,6 +573,52 @@ def cmd_import_dlr(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_opt_out(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    if args.action in ("list", "remove") and not Path(args.store).is_file():
+        raise IsmsError(
+            f"No store at {args.store}: give the DuckDB file that holds the do-not-contact "
+            f"list with --store FILE."
+        )
+    with Store(args.store) as store:
+        if args.action == "import":
+            reports = [
+                store.import_opt_outs(source, region=args.region, time_zone=args.time_zone)
+                for source in args.source
+            ]
+            for report in reports:
+                print(report)
+            print(f"Recorded in {args.store}.")
+            return 0 if all(r.ok for r in reports) else 1
+        if args.action == "list":
+            listed = store.sql("select * from suppressions order by since, number")
+            print(f"{listed.height:,} numbers on the do-not-contact list of {args.store}.")
+            if listed.height:
+                print_table(
+                    listed.with_columns(
+                        since=pl.col("since").dt.convert_time_zone(DEFAULT_TIME_ZONE)
+                    ).with_columns(pl.col("since").dt.strftime("%Y-%m-%d %H:%M"))
+                )
+            return 0
+        change = store.suppress if args.action == "add" else store.unsuppress
+        done = change(
+            args.number,
+            reason=args.reason,
+            source=args.source or "isms-campaigns opt-out",
+            at=args.at,
+            region=args.region,
+        )
+        moved = int((done["listed"] != done["listed_before"]).sum())
+        if args.action == "add":
+            print(f"Suppressed {moved:,} numbers; {done.height - moved:,} were already listed.")
+        else:
+            print(
+                f"Took {moved:,} numbers off the list; {done.height - moved:,} stay as they were."
+            )
+    return 0
+
+
 def _confirm(question: str) -> bool:
     try:
         return input(question).strip().lower() in ("y", "yes")
@@ -655,6 +713,50 @@ def _add_store(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", default="campaigns.duckdb", help="DuckDB file (default %(default)s)")
 
 
+def _add_opt_out(sub: Any) -> None:
+    opt = sub.add_parser(
+        "opt-out",
+        help="the store's do-not-contact list: import opt-outs, add, remove, list",
+        description=(
+            "Numbers on a store's do-not-contact list are skipped by every send through that "
+            "store. Every change is kept, with its reason and source."
+        ),
+    )
+    verbs = opt.add_subparsers(dest="action", required=True, metavar="ACTION")
+    imp = verbs.add_parser(
+        "import",
+        help="suppress the opt-outs of number lists or reply exports",
+        description=(
+            "A number list is suppressed whole (an unreadable entry is an error). A reply "
+            "export (a number column and a text column): STOP, BATAL, HENTI or UNSUBSCRIBE "
+            "suppress; START lifts it only when later than the opt-out (needs a time column)."
+        ),
+    )
+    imp.add_argument("source", nargs="+", help="files: number lists or reply exports")
+    imp.add_argument(
+        "--time-zone",
+        default=DEFAULT_TIME_ZONE,
+        help="zone of reply times written without an offset (default %(default)s)",
+    )
+    add = verbs.add_parser("add", help="put numbers on the list")
+    add.add_argument("number", nargs="+", help="numbers, in any spelling")
+    add.add_argument("--reason", default="opt-out", help="why (default %(default)s)")
+    remove = verbs.add_parser("remove", help="take numbers off the list, saying why")
+    remove.add_argument("number", nargs="+", help="numbers, in any spelling")
+    remove.add_argument("--reason", required=True, help="why, e.g. 'asked to be back'")
+    for verb in (add, remove):
+        verb.add_argument("--source", help="where the request came from, e.g. 'call centre'")
+        verb.add_argument("--at", help="when it happened (default now; Malaysian time)")
+    listing = verbs.add_parser("list", help="print the numbers listed now")
+    for verb in (imp, add, remove, listing):
+        _add_store(verb)
+        if verb is not listing:
+            verb.add_argument(
+                "--region", default="MY", help="country of numbers without a code (default MY)"
+            )
+    opt.set_defaults(func=cmd_opt_out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="isms-campaigns",
@@ -685,6 +787,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plan_options(estimate)
     estimate.add_argument(
         "--out", help="write every planned message to this file: .csv, .parquet or .xlsx"
+    )
+    estimate.add_argument(
+        "--store", help="skip the numbers on this store's do-not-contact list, as send will"
     )
     estimate.set_defaults(func=cmd_estimate)
 
@@ -826,6 +931,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-file-mb", type=float, default=64, help="rotate spool files past this size"
     )
     rec.set_defaults(func=cmd_receiver)
+
+    _add_opt_out(sub)
 
     sim = sub.add_parser(
         "simulator", help="serve a stand-in iSMS gateway on loopback (for demos and tests)"

@@ -208,6 +208,19 @@ def _to_utc(text: pl.Expr, time_zone: str = DEFAULT_TIME_ZONE) -> pl.Expr:
     return pl.when(with_offset).then(aware).otherwise(naive)
 
 
+def column_to_utc(frame: pl.DataFrame, time: str, time_zone: str = DEFAULT_TIME_ZONE) -> pl.Expr:
+    """The times of column ``time`` in UTC: datetimes, dates or ISO-8601 text; those
+    without an offset are in ``time_zone``; text that is no time becomes null."""
+    dtype = frame.schema[time]
+    if isinstance(dtype, pl.Datetime):
+        return (
+            pl.col(time).dt.convert_time_zone("UTC")
+            if dtype.time_zone
+            else pl.col(time).dt.replace_time_zone(time_zone).dt.convert_time_zone("UTC")
+        ).dt.cast_time_unit("us")
+    return _to_utc(pl.col(time).cast(pl.String), time_zone)
+
+
 def parse_table(
     frame: pl.DataFrame,
     source: str,
@@ -226,18 +239,10 @@ def parse_table(
     time_text = pl.lit(None, pl.String)
     if time is None:
         event_at = pl.lit(None, pl.Datetime("us", "UTC"))
-    elif isinstance(frame.schema[time], pl.Date):
-        event_at = _to_utc(pl.col(time).cast(pl.String), time_zone)
-    elif isinstance(frame.schema[time], pl.Datetime):
-        dtype = frame.schema[time]
-        event_at = (
-            pl.col(time).dt.convert_time_zone("UTC")
-            if getattr(dtype, "time_zone", None)
-            else pl.col(time).dt.replace_time_zone(time_zone).dt.convert_time_zone("UTC")
-        ).dt.cast_time_unit("us")
     else:
-        time_text = pl.col(time).cast(pl.String)
-        event_at = _to_utc(time_text, time_zone)
+        event_at = column_to_utc(frame, time, time_zone)
+        if not isinstance(frame.schema[time], (pl.Date, pl.Datetime)):
+            time_text = pl.col(time).cast(pl.String)
     first = 2 if Path(source).suffix.lower() in (".csv", ".tsv") else 1  # after a header
     events = frame.lazy().select(
         msisdn=pl.col(columns["msisdn"]).cast(pl.String),

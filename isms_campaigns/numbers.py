@@ -79,16 +79,22 @@ def _squash(name: str) -> str:
     return re.sub(r"[\s_\-.]", "", name).lower()
 
 
+def column_named(columns: Sequence[str], names: Sequence[str]) -> str | None:
+    """The column named one of ``names`` (best first), compared lower-cased without
+    spaces, dots, ``_`` or ``-``; of columns named alike, the first."""
+    by_squashed = {_squash(c): c for c in reversed(columns)}
+    return next((by_squashed[_squash(n)] for n in names if _squash(n) in by_squashed), None)
+
+
 def find_number_column(columns: Sequence[str]) -> str:
     """The column that holds phone numbers, found by its name.
 
     >>> find_number_column(["Name", "Mobile No", "email"])
     'Mobile No'
     """
-    by_squashed = {_squash(c): c for c in reversed(columns)}
-    for candidate in NUMBER_COLUMN_NAMES:
-        if candidate in by_squashed:
-            return by_squashed[candidate]
+    found = column_named(columns, NUMBER_COLUMN_NAMES)
+    if found is not None:
+        return found
     raise ContactsError(
         f"No phone-number column found among {list(columns)}. Name it one of "
         f"'phone', 'mobile', 'hp', 'hpno', 'dstno', 'msisdn', 'number', "

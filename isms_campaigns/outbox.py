@@ -20,7 +20,9 @@ The rules:
    change: the new estimate is recorded. Cancelled stays cancelled in every
    later version; only ``amend=True`` sends the failed again. Every version
    is kept (``ic_plans``).
-3. The repeat guard, at every first send and resume: a number that another
+3. The do-not-contact list (:mod:`.optouts`), at every first send and
+   resume: a listed number's row is skipped, in test sends too. The repeat
+   guard, at every first send and resume: a number that another
    campaign sent the same text lately, may have sent it, or is sending it
    right now is skipped, unless ``allow_repeats``. Plans are saved one at a
    time per database so that campaigns sent at once see each other.
@@ -59,6 +61,7 @@ import pyarrow as pa
 from ._sql import first_line, registered, rollback, scalar
 from .errors import PlanChanged, SendError, StoreError, setting
 from .gateway.client import Attempt
+from .optouts import DO_NOT_CONTACT, is_listed_problem, problems, skip_listed
 from .state import keep_campaign, mark_not_current, writing
 
 ChunkState = Literal[
@@ -83,7 +86,10 @@ MALAYSIA = ZoneInfo("Asia/Kuala_Lumpur")
 _REPEAT = (
     "starts_with(problem, 'already sent by campaign') or starts_with(problem, 'being sent by')"
 )
-_GUARDED = f"{_REPEAT} or problem in ('{ALREADY_SENT}', '{FAILED_BEFORE}', 'cancelled')"
+_LISTED = f"starts_with(problem, '{DO_NOT_CONTACT}')"
+_GUARDED = (
+    f"{_REPEAT} or {_LISTED} or problem in ('{ALREADY_SENT}', '{FAILED_BEFORE}', 'cancelled')"
+)
 # What makes two plans different (credits alone do not).
 _COMPARED = ("dstno", "msg", "type", "problem")
 _HEADER = ("sender_id", "send_later", "message_type")
@@ -462,15 +468,19 @@ class Outbox:
             [self.campaign],
         ).fetchall()
         if not stored:
-            guarded = self._guard(messages) if guard else messages
-            return Prepared("new", 1, guarded, 0, self._similar_names() + _repeat_note(guarded))
+            listed = skip_listed(self.con, messages)
+            guarded = self._guard(listed) if guard else listed
+            found = self._similar_names() + _listed_note(messages, listed)
+            return Prepared("new", 1, guarded, 0, found + _repeat_note(guarded))
         version, *header = stored[0]
         diff, credits_differ = self._diff(record, header, version, messages)
         changed = bool(diff) or credits_differ
         held = self._repeats_held(version) if allow_repeats and not diff else 0
-        # A resume is "before sending" too: other campaigns may have sent these since.
+        # A resume is "before sending" too: other campaigns may have sent these since,
+        # and the do-not-contact list may have changed.
         repeats = self._guard_changed(version) if guard and not changed else 0
-        if not (changed or held or repeats):
+        relisted = self._listed_changed(version, messages) if not changed else 0
+        if not (changed or held or repeats or relisted):
             return Prepared("same", version, messages, 0, [])
         counts = self.state_counts()
         resend = int(self.chunks(("resend",))["messages"].sum() or 0)
@@ -489,7 +499,7 @@ class Outbox:
                 f"allow_repeats: the {held:,} recipients the repeat guard held back "
                 f"are planned again."
             )
-        elif repeats:
+        elif repeats or relisted:
             action = "guarded"
         elif not diff:
             action = "re-estimated"
@@ -501,8 +511,9 @@ class Outbox:
         failed_too = action != "amended" or bool(held)
         guarded = self._already_sent(messages, failed_too) if left else messages
         guarded = self._still_cancelled(guarded)
-        if guard:
-            guarded = self._guard(guarded)
+        listed = skip_listed(self.con, guarded)
+        notes += _listed_note(guarded, listed)
+        guarded = self._guard(listed) if guard else listed
         if action == "amended" and not held:
             skipped = int((guarded["problem"] == ALREADY_SENT).sum())
             notes.append(
@@ -537,11 +548,23 @@ class Outbox:
             if old != new
         ]
         differ = " or ".join(f"o.{c} is distinct from n.{c}" for c in _COMPARED)
-        with registered(self.con, "ic_new_plan", messages.select("row", *_COMPARED, "credits")):
+        # The list's skips are the outbox's on both sides (a Campaign given the store
+        # makes them too); the credits of a skipped row are no difference.
+        listed = is_listed_problem(pl.col("problem"))
+        new = messages.select(
+            "row",
+            "dstno",
+            "msg",
+            "type",
+            "credits",
+            problem=pl.when(~listed).then("problem"),
+            listed=listed,
+        )
+        with registered(self.con, "ic_new_plan", new):
             diff = self._frame(
                 f"""
                 with o as (  -- the stored plan, its guards taken off
-                    select row, dstno, msg, type, credits,
+                    select row, dstno, msg, type, credits, coalesce({_LISTED}, false) as listed,
                            case when {_GUARDED} then null else problem end as problem
                     from ic_messages where campaign = ? and version = ?
                 )
@@ -552,7 +575,7 @@ class Outbox:
                        o.msg as old_msg, n.msg as new_msg
                 from o full join ic_new_plan n on o.row = n.row
                 where o.row is null or n.row is null or {differ}
-                      or o.credits is distinct from n.credits
+                      or (o.credits is distinct from n.credits and not (o.listed or n.listed))
                 order by row
                 """,
                 [self.campaign, version],
@@ -631,6 +654,24 @@ class Outbox:
         now_repeats = int(self._guard(pending)["problem"].is_not_null().sum())
         released = int(self._guard(held)["problem"].is_null().sum())
         return now_repeats + released
+
+    def _listed_changed(self, version: int, messages: pl.DataFrame) -> int:
+        """Rows the do-not-contact list decides otherwise now: still to send but listed
+        since, or skipped as listed and taken off since (unless the plan skips them)."""
+        rows = self._frame(
+            f"""
+            select m.row, m.dstno, coalesce({_LISTED}, false) as skipped from ic_messages m
+            left join ic_chunk_state s on s.campaign = m.campaign and s.chunk = m.chunk
+            where m.campaign = $c
+              and ((m.chunk is not null and coalesce(s.state, 'planned') = 'planned')
+                   or (m.version = $v and {_LISTED}))
+            """,
+            {"c": self.campaign, "v": version},
+        )
+        open_rows = messages.filter(pl.col("problem").is_null())["row"].cast(pl.UInt32)
+        rows = rows.filter(~pl.col("skipped") | pl.col("row").is_in(open_rows.implode()))
+        now_listed = problems(self.con, rows["dstno"]).is_not_null()
+        return int((now_listed != rows["skipped"]).sum())
 
     def _still_cancelled(self, messages: pl.DataFrame) -> pl.DataFrame:
         """Rows whose number's message was cancelled stay cancelled."""
@@ -1107,6 +1148,19 @@ def _repeat_note(messages: pl.DataFrame) -> list[str]:
         f"{repeats.height:,} recipients got this same text from another campaign in the last "
         f"{REPEAT_DAYS} days, or are getting it now: skipped (send(..., allow_repeats=True) "
         f"or --allow-repeats sends them anyway)."
+    ]
+
+
+def _listed_note(before: pl.DataFrame, after: pl.DataFrame) -> list[str]:
+    """What the do-not-contact list skipped at sending (a Campaign given the store
+    has said so already for the rows it skipped)."""
+    listed = pl.col("problem").str.starts_with(DO_NOT_CONTACT).sum()
+    n = int(after.select(listed).item() - before.select(listed).item())
+    if not n:
+        return []
+    return [
+        f"{n:,} recipients are on the store's do-not-contact list: skipped (see the "
+        f"suppressions view; store.unsuppress takes a number off, with the reason)."
     ]
 
 

@@ -4,9 +4,10 @@
 >>> store.sql("select count(*) as n from messages")["n"].item()
 0
 
-What users query are four views with stable names and columns, documented
-in the README: ``campaigns``, ``messages``, ``batches`` and ``dlr_events``
-(the last from schema version 2). The tables behind them (``ic_*``) are ours
+What users query are views with stable names and columns, documented in
+the README: ``campaigns``, ``messages``, ``batches``, ``dlr_events``,
+``plans`` and ``suppressions`` (the do-not-contact list, owned by
+:mod:`.optouts`). The tables behind them (``ic_*``) are ours
 and may change between versions; the schema is upgraded in place when an
 older file is opened.
 
@@ -26,15 +27,16 @@ import os
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 import polars as pl
 
+from . import optouts
 from ._sql import first_line, registered, retrying, rollback, scalar
 from .analytics import DEFAULT_TIME_ZONE, check_time_zone
 from .errors import SendError, StoreError
@@ -59,6 +61,8 @@ from .state import (
 
 if TYPE_CHECKING:
     from .dlr import ImportReport
+
+T = TypeVar("T")
 
 # Each migration takes the schema from version i to i + 1. Never edit one
 # that has shipped: add the next.
@@ -265,6 +269,7 @@ MIGRATIONS: tuple[str, ...] = (
     alter table ic_dlr_offsets add column head varchar;
     alter table ic_dlr_offsets add column head_bytes bigint;
     """,
+    optouts.TABLES,
 )
 
 # Views are not data: they are replaced on every open, so they always match
@@ -395,7 +400,8 @@ create or replace view campaigns as
 # this process, so two threads opening one file never race on its catalog.
 _OPENING = threading.Lock()
 VIEWS = (
-    VIEWS.replace("{dlr_class}", DLR_CLASS.format("status"))
+    (VIEWS + optouts.VIEW)
+    .replace("{dlr_class}", DLR_CLASS.format("status"))
     .replace("{state_columns}", ", ".join(STATE_COLUMNS))
     .replace("{message_state}", MESSAGE_STATE.format(where=NOT_CURRENT))
     .replace(
@@ -732,6 +738,101 @@ class Store:
             ],
             elapsed=time.perf_counter() - started,
         )
+
+    # -- the do-not-contact list (see :mod:`.optouts`) ------------------------------
+
+    def suppress(
+        self,
+        numbers: Any,
+        reason: str = "opt-out",
+        *,
+        source: str | None = None,
+        at: date | datetime | str | None = None,
+        region: str = "MY",
+    ) -> pl.DataFrame:
+        """Put ``numbers`` on the do-not-contact list: every send through this store
+        skips them (row problem ``do-not-contact: <reason> since <date>``).
+
+        ``numbers`` in any spelling: a list, Series, frame or file (an entry
+        without a readable number is an error naming it, and nothing is
+        recorded). ``at`` is when the opt-out happened (default now; naive
+        times are Malaysian). A number already listed stays listed as it was.
+        Returns each number (dstno digits) with ``listed_before`` and ``listed``.
+
+        >>> store = Store()
+        >>> store.suppress(["012-345 6789"], source="call centre").rows()
+        [('60123456789', False, True)]
+        >>> store.sql("select number, reason, source from suppressions").rows()
+        [('60123456789', 'opt-out', 'call centre')]
+        """
+        found, when = optouts.digits(numbers, region), optouts.as_time(at)
+        return self._optouts(
+            lambda: optouts.change(self._con, found, "suppress", reason, source, when)
+        )
+
+    def unsuppress(
+        self,
+        numbers: Any,
+        reason: str,
+        *,
+        source: str | None = None,
+        at: date | datetime | str | None = None,
+        region: str = "MY",
+    ) -> pl.DataFrame:
+        """Take ``numbers`` off the do-not-contact list, saying why (the change is kept
+        with the earlier ones). A listing later than ``at`` stays. Returns each number
+        with ``listed_before`` and ``listed``."""
+        found, when = optouts.digits(numbers, region), optouts.as_time(at)
+        return self._optouts(
+            lambda: optouts.change(self._con, found, "unsuppress", reason, source, when)
+        )
+
+    def import_opt_outs(
+        self, source: Any, *, region: str = "MY", time_zone: str = DEFAULT_TIME_ZONE
+    ) -> optouts.OptOutReport:
+        """Suppress the opt-outs of a number list or a reply export.
+
+        A number list (any spelling, a file, frame or list) is suppressed
+        whole; an entry without a readable number is an error and nothing is
+        recorded. A reply export (a frame or file with a number column, e.g.
+        ``mobile``/``msisdn``/``from``, and a text column, e.g.
+        ``message``/``text``/``reply``): a reply holding STOP, BATAL, HENTI or
+        UNSUBSCRIBE as a word (any case, other words around it) suppresses its
+        number from the reply's time (a ``time``/``received_at``/``date``
+        column, naive times in ``time_zone``), or from now without one. START
+        takes a number off only when its time is later than the opt-out: a
+        START without a time changes nothing. Importing again adds nothing.
+        Returns an :class:`~isms_campaigns.optouts.OptOutReport` that counts
+        every line (unreadable ones located).
+        """
+        check_time_zone(time_zone)
+        return self._optouts(
+            lambda: optouts.import_opt_outs(self._con, source, region=region, time_zone=time_zone)
+        )
+
+    def suggest_suppressions(self, min_campaigns: int = 2) -> pl.DataFrame:
+        """Numbers worth listing: not listed, and UNDELIVERED (by delivery report) or
+        refused with -1008 in at least ``min_campaigns`` campaigns (test sends aside).
+
+        For you to confirm: ``store.suppress(s["number"], reason="undeliverable")``.
+        Columns: number, campaigns, last_status, last_at.
+        """
+        if not isinstance(min_campaigns, int) or min_campaigns < 1:
+            raise StoreError(f"min_campaigns must be a whole number ≥ 1, not {min_campaigns!r}.")
+        return self._optouts(lambda: optouts.suggest(self._con, min_campaigns))
+
+    def do_not_contact(self, dstno: pl.Series) -> pl.Series:
+        """Each number's ``do-not-contact: …`` problem if it is listed now, else null."""
+        return self._optouts(lambda: optouts.problems(self._con, dstno))
+
+    def _optouts(self, work: Callable[[], T]) -> T:
+        try:
+            return work()
+        except duckdb.Error as exc:
+            rollback(self._con)
+            raise StoreError(
+                f"The do-not-contact list of {self.path} cannot be used: {first_line(exc)}"
+            ) from None
 
     def _write_import(
         self, events: pl.DataFrame, taken: pl.DataFrame, now: datetime

@@ -45,6 +45,7 @@ VIEWS = {
         "campaign", "version", "created_at", "action", "template", "sender_id", "send_later",
         "rows", "sendable", "credits_estimated",
     ],
+    "suppressions": ["number", "reason", "source", "since"],
 }  # fmt: skip
 
 
@@ -499,6 +500,7 @@ def back_to_before(con: duckdb.DuckDBPyConnection, version: int, *, only: bool =
         6: ["drop table ic_tally", "drop table ic_arrivals"],
         7: [f"alter table ic_dlr_offsets drop column {c}" for c in ("device", "inode", "head",
                                                                       "head_bytes")],
+        8: ["drop view suppressions", "drop table ic_optouts"],
     }  # fmt: skip
     for v in [version] if only else range(len(MIGRATIONS), version - 1, -1):
         for statement in undo.get(v, []):
