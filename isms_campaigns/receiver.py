@@ -242,7 +242,9 @@ class Receiver:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
-            status, body, headers = await self._handle(scope)
+            status, body, headers, refusal = await self._answer(scope)
+            if refusal:
+                self.refused[refusal] += 1
             await _respond(send, status, body, headers)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -264,13 +266,8 @@ class Receiver:
             "refused": {reason: self.refused[reason] for reason in REFUSALS},
         }
 
-    async def _handle(self, scope: Scope) -> tuple[int, str, list[tuple[bytes, bytes]]]:
-        status, body, headers, refusal = await self._answer(scope)
-        if refusal:
-            self.refused[refusal] += 1
-        return status, body, headers
-
     async def _answer(self, scope: Scope) -> tuple[int, str, list[tuple[bytes, bytes]], str]:
+        """Status, body, headers, and why it was refused ("" when it was not)."""
         path, method = scope["path"], scope["method"]
         if path == "/health":
             if method not in ("GET", "HEAD"):
