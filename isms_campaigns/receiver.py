@@ -2,13 +2,16 @@
 
 Give iSMS ``https://your.host/dlr/<token>`` as the callback URL. Each
 ``GET /dlr/<token>?msisdn=…&trx_id=…&dn_status=…`` is answered ``200 OK``
-only after the event, with its receive time, is written to an append-only
-JSON-lines file in the spool folder and fsynced (requests arriving together
-share one fsync). ``store.import_dlr(spool_folder)`` takes what is new.
+only after the event, with its receive time and its raw query string, is
+written to an append-only JSON-lines file in the spool folder and fsynced
+(requests arriving together share one fsync), whatever its fields look like:
+judging them is the importer's job. ``store.import_dlr(spool_folder)`` takes
+what is new.
 
 The app is a plain ASGI callable, so any ASGI server can run it
 (``uvicorn 'isms_campaigns.receiver:app_from_env' --factory``);
-``isms-campaigns receiver`` runs it with uvicorn.
+``isms-campaigns receiver`` runs it with uvicorn, plus a header timeout and a
+connection cap that stalled clients cannot use up (see ``serve``).
 
 >>> app = Receiver("s3cret-token-123", "/tmp/spool")  # doctest: +SKIP
 """
@@ -24,6 +27,7 @@ import re
 import socket
 import tempfile
 import threading
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,13 +43,24 @@ except ImportError:  # pragma: no cover - Windows
 
 MAX_QUERY = 2048  # bytes; a real callback is under 100
 MAX_FILE_BYTES = 64 * 2**20  # a spool file is rotated past this size
+MAX_REQUESTS = 1000  # callbacks waiting for their fsync; more are answered 503
+HEADER_TIMEOUT = 5.0  # seconds a connection has to send a whole request head
+MAX_CONNECTIONS = 2000  # past this, the connections longest without a request are closed
+BACKLOG = 2048  # connections the kernel queues before the server accepts them
 FIELDS = ("msisdn", "trx_id", "dn_status")
-# What a callback's values may look like; anything else is answered 400.
-_VALID = {
-    "msisdn": re.compile(r"\+?[0-9]{6,20}"),
-    "trx_id": re.compile(r"[A-Za-z0-9._:-]{1,64}"),
-    "dn_status": re.compile(r"[A-Za-z][A-Za-z _-]{0,31}"),
-}
+# Why requests or connections were refused, as /health counts them.
+REFUSALS = (
+    "forbidden",  # 403: wrong token
+    "method",  # 405
+    "not_found",  # 404: another path
+    "body",  # 413
+    "query_too_long",  # 414
+    "busy",  # 503: over max_requests
+    "spool_unwritable",  # 503
+    "bad_http",  # 400 from the server: not HTTP, or a request head over 16 KB
+    "timed_out",  # closed: no whole request head within the header timeout
+    "evicted",  # closed, never having sent a whole request, to make room
+)
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{12,128}")
 
 Scope = MutableMapping[str, Any]
@@ -193,14 +208,23 @@ class _GroupCommit:
 class Receiver:
     """The ASGI app: ``GET /dlr/<token>?…`` spools a delivery report; ``GET /health``.
 
-    Wrong token → 403 (compared in constant time); a missing, repeated or
-    malformed parameter → 400 naming it; a method other than GET → 405; a
-    query over ``MAX_QUERY`` bytes → 414; a request body → 413; the spool
-    unwritable → 503, so iSMS tries again.
+    With the right token every GET is spooled and answered 200: the fields
+    given exactly once as ``msisdn``, ``trx_id``, ``dn_status`` (form-decoded),
+    and always the raw ``query``, so a report with odd, missing or repeated
+    fields is kept for the importer to judge. Wrong token → 403 (compared in
+    constant time); a method other than GET → 405; a query over ``MAX_QUERY``
+    bytes → 414; a request body → 413; more than ``max_requests`` callbacks
+    waiting for the disk, or the spool unwritable → 503, so iSMS tries again.
+    ``/health`` counts what was refused, by reason (``REFUSALS``).
     """
 
     def __init__(
-        self, token: str, spool: str | Path | Spool, *, max_file_bytes: int = MAX_FILE_BYTES
+        self,
+        token: str,
+        spool: str | Path | Spool,
+        *,
+        max_file_bytes: int = MAX_FILE_BYTES,
+        max_requests: int = MAX_REQUESTS,
     ) -> None:
         if not _TOKEN.fullmatch(token or ""):
             raise ReceiverError(
@@ -211,7 +235,10 @@ class Receiver:
         self._token = token.encode()
         self.spool = spool if isinstance(spool, Spool) else Spool(spool, max_file_bytes)
         self._commit = _GroupCommit(self.spool)
+        self.max_requests = max_requests
+        self._waiting = 0  # callbacks waiting for their fsync
         self.received = 0
+        self.refused: Counter[str] = Counter()
 
     def close(self) -> None:
         """Close the spool (an ASGI server's shutdown does this too)."""
@@ -224,7 +251,9 @@ class Receiver:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
-            status, body, headers = await self._handle(scope)
+            status, body, headers, refusal = await self._answer(scope)
+            if refusal:
+                self.refused[refusal] += 1
             await _respond(send, status, body, headers)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -237,61 +266,59 @@ class Receiver:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _handle(self, scope: Scope) -> tuple[int, str, list[tuple[bytes, bytes]]]:
+    def health(self) -> dict[str, Any]:
+        """What ``GET /health`` answers: counts only, never the token."""
+        return {
+            "status": "ok",
+            "received": self.received,
+            "files": len(self.spool.files()),
+            "refused": {reason: self.refused[reason] for reason in REFUSALS},
+        }
+
+    async def _answer(self, scope: Scope) -> tuple[int, str, list[tuple[bytes, bytes]], str]:
+        """Status, body, headers, and why it was refused ("" when it was not)."""
         path, method = scope["path"], scope["method"]
         if path == "/health":
             if method not in ("GET", "HEAD"):
-                return 405, "use GET", [(b"allow", b"GET, HEAD")]
-            health = {"status": "ok", "received": self.received, "files": len(self.spool.files())}
-            return 200, json.dumps(health), [(b"content-type", b"application/json")]
+                return 405, "use GET", [(b"allow", b"GET, HEAD")], "method"
+            body = json.dumps(self.health())
+            return 200, body, [(b"content-type", b"application/json")], ""
         if not path.startswith("/dlr/"):
-            return 404, "not found: the callback URL is /dlr/<token>", []
+            return 404, "not found: the callback URL is /dlr/<token>", [], "not_found"
         if method != "GET":
-            return 405, "iSMS delivery reports are GET requests", [(b"allow", b"GET")]
+            return 405, "iSMS delivery reports are GET requests", [(b"allow", b"GET")], "method"
         if not hmac.compare_digest(path[5:].encode("utf-8", "replace"), self._token):
-            return 403, "forbidden", []
+            return 403, "forbidden", [], "forbidden"
         headers = dict(scope.get("headers") or [])
         if headers.get(b"content-length", b"0") != b"0" or b"transfer-encoding" in headers:
-            return 413, "a delivery report has no body", []
+            return 413, "a delivery report has no body", [], "body"
         query = scope.get("query_string", b"")
         if len(query) > MAX_QUERY:
-            return 414, f"query over {MAX_QUERY} bytes", []
-        event, problem = _parse(query)
-        if event is None:
-            return 400, problem, []
-        event["received_at"] = datetime.now(UTC).isoformat(timespec="microseconds")
-        line = json.dumps(event, separators=(",", ":")).encode() + b"\n"
+            return 414, f"query over {MAX_QUERY} bytes", [], "query_too_long"
+        if self._waiting >= self.max_requests:
+            return 503, "busy; try again later", [(b"retry-after", b"1")], "busy"
+        self._waiting += 1
         try:
-            await self._commit.append(line)
+            await self._commit.append(_spool_line(query))
         except OSError:
-            return 503, "could not write the spool; try again later", []
+            return 503, "could not write the spool; try again later", [], "spool_unwritable"
+        finally:
+            self._waiting -= 1
         self.received += 1
-        return 200, "OK", []
+        return 200, "OK", [], ""
 
 
-def _parse(query: bytes) -> tuple[dict[str, str] | None, str]:
-    try:
-        params = parse_qs(
-            query.decode("ascii"),
-            keep_blank_values=True,
-            strict_parsing=False,
-            encoding="utf-8",
-            errors="strict",
-            max_num_fields=20,
-        )
-    except (UnicodeDecodeError, ValueError):
-        return None, "unreadable query string"
-    event = {}
-    for name in FIELDS:
-        values = params.get(name)
-        if not values:
-            return None, f"missing {name}"
-        if len(values) > 1:
-            return None, f"{name} given {len(values)} times"
-        if not _VALID[name].fullmatch(values[0]):
-            return None, f"malformed {name}"
-        event[name] = values[0]
-    return event, ""
+def _spool_line(query: bytes) -> bytes:
+    """One JSON line: the fields given exactly once, the receive time, the raw query."""
+    params = parse_qs(query.decode("utf-8", "replace"), keep_blank_values=True, errors="replace")
+    event = {name: values[0] for name in FIELDS if len(values := params.get(name, [])) == 1}
+    event["received_at"] = datetime.now(UTC).isoformat(timespec="microseconds")
+    fields = json.dumps(event, separators=(",", ":"))
+    # In the raw copy '&', '?' and ' ' are JSON escapes, so a reader looking for
+    # "&trx_id=" in the line finds the named fields above, never the raw copy.
+    raw = json.dumps(query.decode("utf-8", "backslashreplace"))
+    raw = raw.replace("&", "\\u0026").replace("?", "\\u003f").replace(" ", "\\u0020")
+    return f'{fields[:-1]},"query":{raw}}}\n'.encode()
 
 
 async def _respond(send: Send, status: int, body: str, headers: list[tuple[bytes, bytes]]) -> None:
@@ -310,18 +337,34 @@ def app_from_env() -> Receiver:
     return Receiver(token, folder)
 
 
-def _config(app: Receiver) -> Any:
+def _config(app: Receiver, header_timeout: float, max_connections: int | None) -> Any:
     import uvicorn
 
+    from ._guarded_h11 import guarded_h11  # imports uvicorn: only when serving
+
+    cap = max_connections or _connection_cap()
     return uvicorn.Config(
         app,
+        http=guarded_h11(app.refused, header_timeout, cap),
         log_level="warning",
         access_log=False,  # the access log would show the token; the spool is the log
         lifespan="on",
         h11_max_incomplete_event_size=16 * 1024,  # bounded request line and headers
-        limit_concurrency=2000,
-        timeout_keep_alive=30,
+        limit_concurrency=None,  # it counts connections; the cap above and max_requests do better
+        timeout_keep_alive=int(header_timeout) + 1,  # ours closes idle connections first
     )
+
+
+def _connection_cap() -> int:
+    """MAX_CONNECTIONS, or fewer if the process may not open that many files."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return MAX_CONNECTIONS
+    files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if files == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    return max(1, min(MAX_CONNECTIONS, files - 100))  # spool files, lock, imports
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -332,6 +375,9 @@ def _listen(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        # Listening now, not when uvicorn starts: a client told the URL is queued
+        # by the kernel until the server accepts, never refused.
+        sock.listen(BACKLOG)
     except OSError as exc:
         sock.close()
         raise ReceiverError(f"Cannot listen on {host}:{port}: {exc.strerror}.") from None
@@ -339,9 +385,22 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def serve(
-    app: Receiver, host: str = "127.0.0.1", port: int = 8080, *, announce: bool = True
+    app: Receiver,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    *,
+    announce: bool = True,
+    header_timeout: float = HEADER_TIMEOUT,
+    max_connections: int | None = None,
 ) -> None:
-    """Serve ``app`` with uvicorn until SIGINT/SIGTERM (which stop it cleanly)."""
+    """Serve ``app`` with uvicorn until SIGINT/SIGTERM (which stop it cleanly).
+
+    The URL is printed once the socket listens. A connection must send a
+    whole request head within ``header_timeout`` seconds of opening or of its
+    last response; past ``max_connections`` (default ``MAX_CONNECTIONS``, or
+    fewer if the open-files limit is lower) the connections waiting longest
+    for a request are closed.
+    """
     import uvicorn
 
     sock = _listen(host, port)
@@ -349,21 +408,31 @@ def serve(
         real = sock.getsockname()[1]
         print(f"receiving delivery reports on http://{host}:{real}/dlr/<token>", flush=True)
         print(f"spooling to {app.spool.folder}; health at http://{host}:{real}/health", flush=True)
-    uvicorn.Server(_config(app)).run(sockets=[sock])
+    uvicorn.Server(_config(app, header_timeout, max_connections)).run(sockets=[sock])
 
 
 @contextlib.contextmanager
-def running(app: Receiver, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Serve ``app`` in a background thread; yields its callback URL (token included)."""
+def running(
+    app: Receiver,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    header_timeout: float = HEADER_TIMEOUT,
+    max_connections: int | None = None,
+) -> Iterator[str]:
+    """Serve ``app`` in a background thread, as ``serve`` does; yields its callback
+    URL (token included) once the server has started."""
     import uvicorn
 
     sock = _listen(host, port)
-    server = uvicorn.Server(_config(app))
+    server = uvicorn.Server(_config(app, header_timeout, max_connections))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started and thread.is_alive():
         threading.Event().wait(0.01)
     try:
+        if not server.started:
+            raise ReceiverError("The receiver did not start; its error is logged above.")
         yield f"http://{host}:{sock.getsockname()[1]}/dlr/{app._token.decode()}"
     finally:
         server.should_exit = True
