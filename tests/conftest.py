@@ -1,12 +1,26 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from isms_campaigns import schedule
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
+
+
+@pytest.fixture(autouse=True)
+def midday_in_malaysia(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The suite runs at any hour: a test not about the marketing window sends at
+    midday Malaysian time (the clock still runs). tests/test_schedule.py sets its own."""
+    real = datetime.now(schedule.MALAYSIA)
+    shift = datetime.combine(real.date(), time(12), schedule.MALAYSIA) - real
+    monkeypatch.setattr(schedule, "now", lambda: datetime.now(UTC) + shift)
+    yield
 
 
 @pytest.fixture
