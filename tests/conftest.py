@@ -13,14 +13,16 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 
 
-@pytest.fixture(autouse=True)
-def midday_in_malaysia(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+@pytest.fixture(autouse=True, scope="session")
+def midday_in_malaysia() -> Iterator[None]:
     """The suite runs at any hour: a test not about the marketing window sends at
-    midday Malaysian time (the clock still runs). tests/test_schedule.py sets its own."""
+    midday Malaysian time (the clock still runs), module-scoped fixtures too.
+    tests/test_schedule.py sets its own."""
     real = datetime.now(schedule.MALAYSIA)
     shift = datetime.combine(real.date(), time(12), schedule.MALAYSIA) - real
-    monkeypatch.setattr(schedule, "now", lambda: datetime.now(UTC) + shift)
-    yield
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(schedule, "now", lambda: datetime.now(UTC) + shift)
+        yield
 
 
 @pytest.fixture
