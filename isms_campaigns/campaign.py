@@ -9,11 +9,12 @@
 
 from __future__ import annotations
 
+import copy
 import html
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,14 @@ from .errors import ContactsError, PlanError
 from .numbers import find_number_column, normalise_numbers
 from .optouts import DO_NOT_CONTACT
 from .render import finish_warnings, leftover_problem, render
+from .schedule import (
+    SEND_LATER_FORMAT,
+    FrequencyCap,
+    Window,
+    check_purpose,
+    malaysian_time,
+    stored_send_later,
+)
 
 if TYPE_CHECKING:
     from .gateway.client import Gateway
@@ -74,7 +83,12 @@ class Campaign:
     ``number_column`` (found by name when omitted), ``region`` for numbers
     written without a country code, ``fallbacks`` per token, ``suppress``
     (numbers never to message: a list, Series, frame or file),
-    ``send_later`` (a datetime or iSMS date string), ``smart_ascii`` (replace
+    ``send_later`` (when the gateway sends it: an aware datetime is converted
+    to Malaysian time; a naive one, or a string such as ``"2026-12-01
+    09:30"``, is Malaysian time; a past or unreadable one is refused),
+    ``purpose`` (``"marketing"``, the default, goes out only inside
+    ``window``, 08:00–20:00 Malaysian time unless given; ``"transactional"``
+    for order notices, OTPs and reminders, at any hour), ``smart_ascii`` (replace
     curly quotes, dashes … by ASCII so rows stay type 1),
     ``template_column`` (a column holding each row's template, for A/B
     variants or messages written elsewhere; a row whose template names an
@@ -99,6 +113,8 @@ class Campaign:
         fallbacks: Mapping[str, str] | None = None,
         suppress: Any = None,
         send_later: datetime | str | None = None,
+        purpose: str = "marketing",
+        window: Sequence[str | time] | str | None = None,
         smart_ascii: bool = False,
         template_column: str | None = None,
         token_columns: Mapping[str, str] | None = None,
@@ -138,6 +154,8 @@ class Campaign:
         self.region = region
         self.smart_ascii = smart_ascii
         self.billing = billing
+        self.purpose = check_purpose(purpose)
+        self.window = Window.parse(window)
         self.settings = _Settings(
             sender_id=_check_sender_id(sender_id),
             send_later=_format_send_later(send_later),
@@ -179,6 +197,19 @@ class Campaign:
         """Total cost in RM, when the billing rule has a price per credit."""
         price = self.billing.price_per_credit
         return None if price is None else round(self.credits * price, 2)
+
+    @property
+    def scheduled(self) -> datetime | None:
+        """When the gateway is to send it (``send_later``, Malaysian time), or None: at once."""
+        later = self.settings.send_later
+        return None if later is None else stored_send_later(later)
+
+    def rescheduled(self, send_later: datetime | str | None) -> Campaign:
+        """The same plan, sent at ``send_later`` instead (None: at once)."""
+        other = copy.copy(self)
+        other.settings = replace(self.settings, send_later=_format_send_later(send_later))
+        other.notes = other._notes()
+        return other
 
     def unicode_characters(self) -> pl.DataFrame:
         """The characters that made sendable rows Unicode: rows each, and its ASCII twin."""
@@ -261,6 +292,8 @@ class Campaign:
         requests_per_second: float | None = None,
         check_balance: bool = True,
         progress: bool = True,
+        window: Sequence[str | time] | str | None = None,
+        max_per_number: tuple[int, str | timedelta] | str | None = None,
     ) -> SendReport:
         """Send the sendable rows in 50-number requests, recording everything in ``store``.
 
@@ -283,6 +316,15 @@ class Campaign:
         as a test campaign. ``check_balance=False`` skips the balance check.
         ``requests_per_second`` caps the request rate. Ctrl-C (or a kernel
         interrupt) stops cleanly: the requests in flight finish and are kept.
+
+        A marketing campaign goes out only inside its window (``window=``
+        here overrides the campaign's): outside it nothing is sent and the
+        report says when it opens; at its end the send stops as Stop does,
+        the rest ``planned`` for the next send. With ``send_later``, the
+        window is checked against the scheduled time instead.
+        ``max_per_number=(1, "24h")`` skips numbers that any other campaign
+        of the store sent (or may have sent) that many messages within the
+        period, with the reason.
         """
         from .send import send_campaign
 
@@ -298,6 +340,8 @@ class Campaign:
             requests_per_second=requests_per_second,
             check_balance=check_balance,
             progress=progress,
+            window=None if window is None else Window.parse(window),
+            max_per_number=None if max_per_number is None else FrequencyCap.parse(max_per_number),
         )
 
     def _notes(self) -> list[str]:
@@ -308,12 +352,9 @@ class Campaign:
                 f"Sender ID {self.settings.sender_id!r}: iSMS does not support sender IDs for "
                 f"Malaysian numbers; those recipients see the default sender."
             )
-        if self.settings.send_later and self.settings.send_later < datetime.now().strftime(
-            "%Y-%m-%d %H:%M:%S"
-        ):
-            notes.append(
-                f"send_later {self.settings.send_later} is in the past: iSMS sends at once."
-            )
+        later = self.scheduled
+        if later is not None and self.purpose == "marketing" and not self.window.contains(later):
+            notes.append(self.window.refusal(later, later))
         listed = int(m["problem"].str.starts_with(DO_NOT_CONTACT).sum())
         if listed:
             notes.append(
@@ -449,16 +490,10 @@ def _check_sender_id(sender_id: str | None) -> str | None:
 
 
 def _format_send_later(when: datetime | str | None) -> str | None:
-    if when is None or when == "":
+    """The gateway's ``sendlater``: Malaysian time, as iSMS's own panel writes it."""
+    if when is None or (isinstance(when, str) and not when.strip()):
         return None
-    if isinstance(when, datetime):
-        return when.strftime("%Y-%m-%d %H:%M:%S")
-    try:
-        return datetime.fromisoformat(when.strip()).strftime("%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        raise PlanError(
-            f"send_later {when!r} is not a date and time: use '2026-12-01 09:30' or a datetime."
-        ) from None
+    return malaysian_time(when).strftime(SEND_LATER_FORMAT)
 
 
 # --------------------------------------------------------------------------

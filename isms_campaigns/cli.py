@@ -28,6 +28,7 @@ from .contacts import read_contacts
 from .encoding import BillingRule
 from .errors import IsmsError
 from .report import DEFAULT_TIME_ZONE, delivery_summary, write_report
+from .schedule import PURPOSES
 
 if TYPE_CHECKING:
     from .store import Store
@@ -124,6 +125,9 @@ def _campaign_from_args(
         billing=billing,
         rate_card=args.rate_card,
         store=store,
+        send_later=args.send_later,
+        purpose=args.purpose,
+        window=args.window,
         **options,
     )
 
@@ -227,6 +231,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         fallbacks={"name": "Customer"},
         rate_card=data / "rate_card.csv",
         billing=BillingRule(price_per_credit=DEMO_PRICE),
+        purpose="transactional",  # order-ready notices: the demo runs at any hour
     )
     print(f"Planning {len(contacts)} synthetic contacts from {data / 'sample_contacts.csv'}")
     print(f"Template: {DEMO_TEMPLATE}\n")
@@ -475,9 +480,16 @@ def cmd_send(args: argparse.Namespace) -> int:
         gateway = Gateway.from_env(hosts=args.hosts or None)
     tests = args.test_number or None
     with gateway, Store(args.store) as store:
-        options = {"amend": args.amend, "allow_repeats": args.allow_repeats}
+        options = {
+            "amend": args.amend,
+            "allow_repeats": args.allow_repeats,
+            "max_per_number": args.max_per_number,
+        }
         plan = camp.send(gateway, store, dry_run=True, test_numbers=tests, **options)
         count = sum(len(p["messages"]) for p in plan.payloads)
+        if plan.stop_reason and not args.dry_run:  # outside the marketing window
+            print(f"Nothing sent: {plan.stop_reason}.\n{plan.what_to_do}")
+            return 1
         if args.dry_run:
             print(plan)
             for payload in plan.payloads[:2]:
@@ -702,6 +714,24 @@ def _add_plan_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--sender-id", help="sender ID, at most 11 letters/digits")
     p.add_argument(
+        "--send-later",
+        metavar="WHEN",
+        help="when the gateway sends it: '2026-12-01 09:30' is Malaysian time; "
+        "'2026-12-01T01:30Z' or '…+08:00' are converted",
+    )
+    p.add_argument(
+        "--purpose",
+        choices=PURPOSES,
+        default="marketing",
+        help="marketing (default) goes out only inside --window; transactional (order "
+        "notices, OTPs, reminders) at any hour",
+    )
+    p.add_argument(
+        "--window",
+        metavar="HH:MM-HH:MM",
+        help="hours for marketing messages, Malaysian time (default 08:00-20:00)",
+    )
+    p.add_argument(
         "--smart-ascii", action="store_true", help="replace curly quotes, dashes … by ASCII"
     )
     p.add_argument("--type", type=int, choices=(1, 2), help="force type 1 (ASCII) or 2 (Unicode)")
@@ -836,6 +866,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-repeats",
         action="store_true",
         help="send even to numbers another campaign sent the same text in the last 7 days",
+    )
+    send.add_argument(
+        "--max-per-number",
+        metavar="N/PERIOD",
+        help="skip numbers that other campaigns of the store sent N messages within "
+        "PERIOD, e.g. 1/24h or 3/7d",
     )
     send.set_defaults(func=cmd_send)
 

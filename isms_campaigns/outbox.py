@@ -25,7 +25,8 @@ The rules:
    guard, at every first send and resume: a number that another
    campaign sent the same text lately, may have sent it, or is sending it
    right now is skipped, unless ``allow_repeats``. Plans are saved one at a
-   time per database so that campaigns sent at once see each other.
+   time per database so that campaigns sent at once see each other. The
+   frequency cap (``max_per_number``), when given, is applied alike.
 4. A chunk is committed ``in_flight`` right before its request leaves (after
    any pacing wait); its results are committed after the answer. A chunk
    still ``in_flight`` when a send starts was interrupted: it becomes
@@ -58,10 +59,12 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from . import schedule
 from ._sql import first_line, registered, rollback, scalar
 from .errors import PlanChanged, SendError, StoreError, setting
 from .gateway.client import Attempt
 from .optouts import DO_NOT_CONTACT, is_listed_problem, problems, skip_listed
+from .schedule import SEND_LATER_FORMAT, FrequencyCap
 from .state import keep_campaign, mark_not_current, writing
 
 ChunkState = Literal[
@@ -81,6 +84,7 @@ REPEAT_DAYS = 7  # the repeat guard looks this far back
 ALREADY_SENT = "already sent in this campaign"
 FAILED_BEFORE = "failed in this campaign"  # re-sent only by amend=True
 MALAYSIA = ZoneInfo("Asia/Kuala_Lumpur")
+CAPPED = "frequency cap: "  # how the problems the frequency cap sets start
 
 # Problems the outbox adds to a plan (not the planner's): not plan differences.
 _REPEAT = (
@@ -88,7 +92,8 @@ _REPEAT = (
 )
 _LISTED = f"starts_with(problem, '{DO_NOT_CONTACT}')"
 _GUARDED = (
-    f"{_REPEAT} or {_LISTED} or problem in ('{ALREADY_SENT}', '{FAILED_BEFORE}', 'cancelled')"
+    f"{_REPEAT} or {_LISTED} or starts_with(problem, '{CAPPED}') "
+    f"or problem in ('{ALREADY_SENT}', '{FAILED_BEFORE}', 'cancelled')"
 )
 # What makes two plans different (credits alone do not).
 _COMPARED = ("dstno", "msg", "type", "problem")
@@ -455,6 +460,7 @@ class Outbox:
         *,
         amend: bool = False,
         allow_repeats: bool = False,
+        cap: FrequencyCap | None = None,
     ) -> Prepared:
         """Decide what saving ``messages`` does; reads only (a dry run uses it too).
 
@@ -462,6 +468,8 @@ class Outbox:
         already sent something and ``amend`` is False.
         """
         guard = not allow_repeats and record.kind != "test"
+        if record.kind == "test":  # test sends go to the sender's own numbers
+            cap = None
         stored = self.con.execute(
             "select version, sender_id, send_later, message_type from ic_campaigns "
             "where campaign = ?",
@@ -469,9 +477,14 @@ class Outbox:
         ).fetchall()
         if not stored:
             listed = skip_listed(self.con, messages)
-            guarded = self._guard(listed) if guard else listed
-            found = self._similar_names() + _listed_note(messages, listed)
-            return Prepared("new", 1, guarded, 0, found + _repeat_note(guarded))
+            guarded = self._cap(self._guard(listed) if guard else listed, cap)
+            about = (
+                self._similar_names()
+                + _listed_note(messages, listed)
+                + _repeat_note(guarded)
+                + _cap_note(guarded, cap)
+            )
+            return Prepared("new", 1, guarded, 0, about)
         version, *header = stored[0]
         diff, credits_differ = self._diff(record, header, version, messages)
         changed = bool(diff) or credits_differ
@@ -479,6 +492,7 @@ class Outbox:
         # A resume is "before sending" too: other campaigns may have sent these since,
         # and the do-not-contact list may have changed.
         repeats = self._guard_changed(version) if guard and not changed else 0
+        repeats += self._cap_changed(version, cap) if not changed else 0
         relisted = self._listed_changed(version, messages) if not changed else 0
         if not (changed or held or repeats or relisted):
             return Prepared("same", version, messages, 0, [])
@@ -514,6 +528,7 @@ class Outbox:
         listed = skip_listed(self.con, guarded)
         notes += _listed_note(guarded, listed)
         guarded = self._guard(listed) if guard else listed
+        guarded = self._cap(guarded, cap)
         if action == "amended" and not held:
             skipped = int((guarded["problem"] == ALREADY_SENT).sum())
             notes.append(
@@ -526,7 +541,8 @@ class Outbox:
                 [self.campaign],
             )
         )
-        return Prepared(action, version + 1, guarded, first, notes + _repeat_note(guarded))
+        notes += _repeat_note(guarded) + _cap_note(guarded, cap)
+        return Prepared(action, version + 1, guarded, first, notes)
 
     @contextmanager
     def planning(self) -> Iterator[None]:
@@ -746,6 +762,77 @@ class Outbox:
             .with_columns(problem=pl.coalesce("problem", "repeat"))
             .drop("repeat")
         )
+
+    def _cap(self, messages: pl.DataFrame, cap: FrequencyCap | None) -> pl.DataFrame:
+        """The frequency cap: numbers other campaigns sent (or may have sent, or are
+        sending now) ``cap.messages`` messages within ``cap.period`` are skipped."""
+        if cap is None:
+            return messages
+        new = messages.filter(pl.col("problem").is_null()).select("dstno").unique()
+        if new.is_empty():
+            return messages
+        moment = schedule.now()
+        with registered(self.con, "ic_new_numbers", new):
+            over = self._frame(
+                """
+                with reached as (  -- when each reached its number: sent, or held until
+                    select v.dstno, v.campaign,
+                           greatest(coalesce(v.submitted_at, k.updated_at, $now),
+                                    timezone($zone, try_strptime(h.sendlater, $format)))
+                               as sent_at
+                    from messages v
+                    join ic_campaigns c on c.campaign = v.campaign and c.kind = 'campaign'
+                    left join ic_chunk_state k on k.campaign = v.campaign and k.chunk = v.chunk
+                    left join ic_chunks h on h.campaign = v.campaign and h.chunk = v.chunk
+                    where v.campaign <> $c and v.dstno in (select dstno from ic_new_numbers)
+                      and (v.state in ('submitted', 'unknown') or k.state = 'resend'
+                           or (v.state = 'planned' and list_contains($busy, v.campaign)))
+                )
+                select dstno, arg_max(campaign, sent_at) as last_campaign, max(sent_at) as last_at
+                from reached where sent_at >= $since
+                group by dstno having count(*) >= $most
+                """,
+                {
+                    "c": self.campaign,
+                    "now": moment,
+                    "since": moment - cap.period,
+                    "busy": self._busy(),
+                    "most": cap.messages,
+                    "zone": MALAYSIA.key,
+                    "format": SEND_LATER_FORMAT,
+                },
+            )
+        if over.is_empty():
+            return messages
+        at = pl.col("last_at").dt.convert_time_zone(MALAYSIA.key).dt.strftime("%Y-%m-%d %H:%M")
+        reason = pl.format(f"{CAPPED}{cap} (last from '{{}}' at {{}})", pl.col("last_campaign"), at)
+        found = over.select("dstno", capped=reason)
+        open_row = pl.col("problem").is_null()
+        return (
+            messages.join(found, on="dstno", how="left", maintain_order="left")
+            .with_columns(problem=pl.when(open_row).then("capped").otherwise("problem"))
+            .drop("capped")
+        )
+
+    def _cap_changed(self, version: int, cap: FrequencyCap | None) -> int:
+        """Rows whose frequency cap differs now: still to send but over the cap now, or
+        held back by it and no longer over (or the cap is off)."""
+        rows = self._frame(
+            f"""
+            select m.row, m.dstno, null::varchar as problem,
+                   coalesce(starts_with(m.problem, '{CAPPED}'), false) as held
+            from ic_messages m
+            left join ic_chunk_state s on s.campaign = m.campaign and s.chunk = m.chunk
+            where m.campaign = ? and m.version = ?
+              and ((m.chunk is not null and coalesce(s.state, 'planned') = 'planned')
+                   or starts_with(m.problem, '{CAPPED}'))
+            """,
+            [self.campaign, version],
+        )
+        if rows.is_empty():
+            return 0
+        capped = self._cap(rows.drop("held"), cap)["problem"].is_not_null()
+        return int((capped != rows["held"]).sum())
 
     def _similar_names(self) -> list[str]:
         def key(name: str) -> str:
@@ -1161,6 +1248,18 @@ def _listed_note(before: pl.DataFrame, after: pl.DataFrame) -> list[str]:
     return [
         f"{n:,} recipients are on the store's do-not-contact list: skipped (see the "
         f"suppressions view; store.unsuppress takes a number off, with the reason)."
+    ]
+
+
+def _cap_note(messages: pl.DataFrame, cap: FrequencyCap | None) -> list[str]:
+    if cap is None:
+        return []
+    capped = int(messages["problem"].str.starts_with(CAPPED).sum())
+    if not capped:
+        return []
+    return [
+        f"{capped:,} recipients already got {cap} from other campaigns: skipped by the "
+        f"frequency cap (see their problem)."
     ]
 
 

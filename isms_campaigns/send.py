@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from . import schedule
 from .errors import PlanError, SendError, spelled
 from .gateway.client import MAX_NUMBERS, Gateway, Reply, split_numbers
 from .gateway.responses import Rejected, Sent, Unknown, Unreached
@@ -54,6 +55,7 @@ from .outbox import (
     build_chunks,
     number_count,
 )
+from .schedule import FrequencyCap, Window, malaysian_time
 
 if TYPE_CHECKING:
     from .campaign import Campaign
@@ -183,7 +185,8 @@ class SendReport:
     def _headline(self) -> str:
         if self.dry_run:
             n = sum(len(p["messages"]) for p in self.payloads)
-            return f"dry run: {len(self.payloads):,} requests, {n:,} messages, nothing sent"
+            would = f"; a send now would stop: {self.stop_reason}" if self.stop_reason else ""
+            return f"dry run: {len(self.payloads):,} requests, {n:,} messages, nothing sent{would}"
         if self.stop_reason:
             return f"stopped: {self.stop_reason}"
         if self.unknown_chunks:
@@ -271,7 +274,8 @@ class Sender:
     """Sends the chunks of one campaign through its outbox; :meth:`stop` asks it to stop.
 
     Stopping lets the requests already in flight finish and records them;
-    nothing new starts.
+    nothing new starts. With a marketing ``window``, the send stops so when
+    the window that is open as it starts closes.
     """
 
     def __init__(
@@ -285,8 +289,11 @@ class Sender:
         progress: bool = True,
         retry_delays: Sequence[float] = RETRY_DELAYS,
         on_progress: Callable[[int, int], None] | None = None,
+        window: Window | None = None,
     ) -> None:
         self.outbox = outbox
+        self.window = window
+        self.closes = None if window is None else window.closes(schedule.now())
         self.gateway = gateway
         self.campaign = outbox.campaign
         self.chunks = chunks
@@ -420,6 +427,7 @@ class Sender:
     ) -> list[_Queued]:
         """The chunks whose requests leave now: free slots, pacing and backoff allowing."""
         starting: list[_Queued] = []
+        self._mind_the_window()
         now = time.monotonic()
         while self.stop_reason is None and running + len(starting) < self.concurrency:
             if self._next_start > now:
@@ -438,6 +446,18 @@ class Sender:
             if self.interval:
                 self._next_start = max(now, self._next_start) + self.interval
         return starting
+
+    def _mind_the_window(self) -> None:
+        """At the marketing window's end, stop: what is in flight finishes, the rest waits."""
+        if self.window is None or self.closes is None or self.stop_reason is not None:
+            return
+        moment = schedule.now()
+        if moment >= self.closes:
+            self.stop(
+                f"the marketing window closed at {self.closes:%H:%M} Malaysian time",
+                f"The rest stays planned: call send again once {self.window.when_it_opens(moment)}"
+                f"; it resumes where it stopped, nothing twice.",
+            )
 
     def _proven(self, box: Outbox, chunk: Chunk, finished: list[Record]) -> bool:
         """A chunk marked for resending whose reports arrived since: settled, not sent."""
@@ -603,6 +623,8 @@ def send_campaign(
     retry_delays: Sequence[float] = RETRY_DELAYS,
     on_start: Callable[[Sender], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    window: Window | None = None,
+    max_per_number: FrequencyCap | None = None,
 ) -> SendReport:
     """See :meth:`Campaign.send`.
 
@@ -613,12 +635,26 @@ def send_campaign(
     started = time.perf_counter()
     record, messages = plan_of(camp, store, test_numbers)
     box = store.outbox(record.campaign)
+    window, closed = when_it_goes_out(camp, window, test=test_numbers is not None)
     if dry_run:
-        return _dry_run(box, record, messages, gateway, amend=amend, allow_repeats=allow_repeats)
+        return _dry_run(
+            box,
+            record,
+            messages,
+            gateway,
+            closed=closed,
+            amend=amend,
+            allow_repeats=allow_repeats,
+            cap=max_per_number,
+        )
+    if closed is not None:
+        return _outside_window(box, record, messages, closed)
     with box.lease():
         box.mark_interrupted()
         with box.planning():
-            prepared = box.prepare(record, messages, amend=amend, allow_repeats=allow_repeats)
+            prepared = box.prepare(
+                record, messages, amend=amend, allow_repeats=allow_repeats, cap=max_per_number
+            )
             if prepared.action != "same":
                 prepared.messages, chunks = chunk_plan(
                     prepared.messages, first=prepared.first_chunk
@@ -647,6 +683,7 @@ def send_campaign(
             progress=progress,
             retry_delays=retry_delays,
             on_progress=on_progress,
+            window=window,
         )
         if on_start is not None:
             on_start(sender)
@@ -681,6 +718,28 @@ def send_campaign(
             elapsed=time.perf_counter() - started,
             test=record.kind == "test",
         )
+
+
+def when_it_goes_out(
+    camp: Campaign, window: Window | None = None, *, test: bool = False
+) -> tuple[Window | None, str | None]:
+    """The window a send of ``camp`` now keeps to (None: any hour), and why it
+    would send nothing now (None: it may send).
+
+    A ``send_later`` that has passed is refused. With one, the window applies
+    to the scheduled time and the send is not stopped at the window's end
+    (every message carries that time). Transactional campaigns and test sends
+    (to your own numbers) keep to no window.
+    """
+    moment, later = schedule.now(), camp.scheduled
+    if later is not None:
+        malaysian_time(later, after=moment)  # raises once the time has passed
+    if camp.purpose != "marketing" or test:
+        return None, None
+    window = window or camp.window
+    if not window.contains(later or moment):
+        return None, window.refusal(moment, later)
+    return (window if later is None else None), None
 
 
 def plan_of(
@@ -720,7 +779,12 @@ class Outlook:
 
 
 def outlook(
-    camp: Campaign, store: Store, *, amend: bool = False, allow_repeats: bool = False
+    camp: Campaign,
+    store: Store,
+    *,
+    amend: bool = False,
+    allow_repeats: bool = False,
+    max_per_number: FrequencyCap | None = None,
 ) -> Outlook:
     """What ``camp.send(gateway, store, amend=…, allow_repeats=…)`` would send now.
 
@@ -728,7 +792,9 @@ def outlook(
     """
     record, messages = plan_of(camp, store)
     box = store.outbox(record.campaign)
-    prepared = box.prepare(record, messages, amend=amend, allow_repeats=allow_repeats)
+    prepared = box.prepare(
+        record, messages, amend=amend, allow_repeats=allow_repeats, cap=max_per_number
+    )
     # A new version supersedes the planned chunks, not those marked for resending.
     pending = box.chunks(("planned", "resend") if prepared.action == "same" else ("resend",))
     n, credits = int(pending["messages"].sum()), int(pending["credits_estimated"].sum())
@@ -797,17 +863,36 @@ def _preflight(gateway: Gateway, needed: int) -> list[str]:
     return []
 
 
+def _outside_window(
+    box: Outbox, record: PlanRecord, messages: pl.DataFrame, refusal: str
+) -> SendReport:
+    """A marketing send outside its window: nothing sent, nothing written."""
+    return SendReport(
+        campaign=record.campaign,
+        states=box.state_counts() if box.exists() else _plan_states(messages),
+        stop_reason="outside the marketing window; nothing was sent",
+        what_to_do=refusal,
+    )
+
+
+def _plan_states(messages: pl.DataFrame) -> dict[str, int]:
+    sendable = int(messages["problem"].is_null().sum())
+    return {"planned": sendable, "skipped": messages.height - sendable}
+
+
 def _dry_run(
     box: Outbox,
     record: PlanRecord,
     messages: pl.DataFrame,
     gateway: Gateway,
     *,
+    closed: str | None,
     amend: bool,
     allow_repeats: bool,
+    cap: FrequencyCap | None,
 ) -> SendReport:
     notes = ["Dry run: nothing was sent and nothing was written. Passwords show as ***."]
-    prepared = box.prepare(record, messages, amend=amend, allow_repeats=allow_repeats)
+    prepared = box.prepare(record, messages, amend=amend, allow_repeats=allow_repeats, cap=cap)
     notes += prepared.notes
     if prepared.action == "same":
         pending = box.to_send()
@@ -817,8 +902,7 @@ def _dry_run(
         planned, chunks = chunk_plan(prepared.messages, first=prepared.first_chunk)
         resend = [c for c in box.to_send() if c.state == "resend"]  # not superseded
         pending = resend + _new_chunks(record, planned, chunks)
-        sendable = int(planned["problem"].is_null().sum())
-        states = {"planned": sendable, "skipped": planned.height - sendable}
+        states = _plan_states(planned)
     payloads = [
         gateway.json_payload(
             c.messages, type=c.type, sendid=c.sendid, sendlater=c.sendlater, masked=True
@@ -833,6 +917,8 @@ def _dry_run(
         dry_run=True,
         test=record.kind == "test",
         payloads=payloads,
+        stop_reason=None if closed is None else "outside the marketing window",
+        what_to_do=closed,
     )
 
 

@@ -36,7 +36,14 @@ What the simulator checks, as the spec says:
 - ``total_messages`` counts the request's message entries,
   ``total_success`` / ``total_failed`` its numbers;
 - prohibited content fails its row (-1009), or with
-  ``content_refusal="request"`` refuses the whole request, as some gateways do.
+  ``content_refusal="request"`` refuses the whole request, as some gateways do;
+- ``sendlater`` is a date and time in Malaysian time (the spec says only
+  "date/time string"; ``2026-12-01 09:30:00``, ISO forms with an offset are
+  converted); one it cannot read refuses the request with -1008, as a bad
+  ``sendid`` does. A scheduled message is accepted and charged at once
+  (:attr:`LedgerEntry.send_at`), held until its time on the simulator's
+  ``clock`` (:meth:`Simulator.held`), and its delivery reports are dated
+  after that time.
 
 :meth:`Simulator.inject` makes the next send requests get a scripted answer
 without acting (an error code, a rate limit, a 404 page, a body with a BOM
@@ -56,13 +63,14 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -75,6 +83,12 @@ _SEPARATORS = re.compile(r"[;,]")  # as gateway.client.split_numbers
 _SEND_ENDPOINTS = ("isms_send_json.php", "isms_send_all_id.php", "RESTAPI.php")
 MAX_BODY = 700  # characters for type 1, UTF-16 code units for type 2
 BAD_GATEWAY = "<html><body>502 Bad Gateway</body></html>"  # what a proxy says for a dead backend
+MALAYSIA = ZoneInfo("Asia/Kuala_Lumpur")  # the gateway's clock
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -99,7 +113,7 @@ class Fault:
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    """A message the gateway accepted and pushed to the telco."""
+    """A message the gateway accepted: pushed to the telco, or at ``send_at`` (scheduled)."""
 
     dstno: str
     msg: str
@@ -109,6 +123,7 @@ class LedgerEntry:
     credits: int
     fid: str | None = None
     sendid: str | None = None
+    send_at: datetime | None = None  # sendlater, Malaysian time
 
 
 @dataclass
@@ -139,7 +154,9 @@ class Simulator:
 
     ``content_refusal`` says what a prohibited word does: ``"row"`` (the
     default) fails that recipient with -1009, ``"request"`` refuses the whole
-    request with a top-level -1009 and sends nothing.
+    request with a top-level -1009 and sends nothing. ``clock`` (an aware
+    ``datetime`` each call; default the real one) is when the gateway
+    thinks it is: scheduled messages are held until it passes their time.
     """
 
     def __init__(
@@ -156,6 +173,7 @@ class Simulator:
         first_sms_id: int = 1_143_007_207,
         hang_seconds: float = 30.0,
         content_refusal: ContentRefusal = "row",
+        clock: Clock | None = None,
     ) -> None:
         if content_refusal not in ("row", "request"):
             raise ValueError(f"content_refusal must be 'row' or 'request', not {content_refusal!r}")
@@ -172,11 +190,12 @@ class Simulator:
         self.refused: list[tuple[str, int]] = []
         self.hang_seconds = hang_seconds
         self.content_refusal = content_refusal
+        self.clock = clock or _utc_now
         self._injected: list[list[Any]] = []  # [answer, times left], first first
         self._ids = itertools.count(first_sms_id)
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
-        self._dlr = _DlrDispatcher(dlr, callback_log, callback_url) if dlr else None
+        self._dlr = _DlrDispatcher(dlr, callback_log, callback_url, self.clock) if dlr else None
         self._servers: dict[str, _Server] = {}
         self._addresses: dict[str, tuple[str, int]] = {}
 
@@ -227,8 +246,16 @@ class Simulator:
             self.refused.append((host, answer[0] if isinstance(answer, tuple) else answer))
             return answer
 
+    def held(self) -> list[LedgerEntry]:
+        """The scheduled messages whose time has not come on the simulator's clock."""
+        moment = self.clock()
+        with self._lock:
+            return [e for e in self.ledger if e.send_at is not None and e.send_at > moment]
+
     def close(self) -> None:
-        """Stop the DLR dispatcher (pending reports are flushed first)."""
+        """Stop the DLR dispatcher. Pending reports are flushed first: to the log,
+        dated when they are due; to the callback URL only those already due (a
+        pushed report is dated when it arrives, before a held message's time)."""
         if self._dlr:
             self._dlr.close()
 
@@ -314,8 +341,11 @@ class Simulator:
         ]
         if len(rows) > 50:
             return _error(-1010)
+        send_at = _send_at(data.get("sendlater"))
+        if isinstance(send_at, int):
+            return _error(send_at)
         results, charged = self._accept(
-            data["un"], host, rows, int(kind), sendid, _optional(data.get("fid"))
+            data["un"], host, rows, int(kind), sendid, _optional(data.get("fid")), send_at
         )
         if isinstance(results, int):
             return _error(results)
@@ -345,6 +375,7 @@ class Simulator:
         kind: int,
         sendid: str | None,
         fid: str | None,
+        send_at: datetime | None = None,
     ) -> tuple[list[dict[str, Any]] | int, int]:
         """Check content and credits for the whole request, then send row by row (spec order)."""
         if self.content_refusal == "request" and any(self._prohibited(m) for _, m in rows):
@@ -365,7 +396,7 @@ class Simulator:
                     continue
                 sms_id = str(next(self._ids))
                 self.ledger.append(
-                    LedgerEntry(dstno, msg, kind, sms_id, host, credits, fid=fid, sendid=sendid)
+                    LedgerEntry(dstno, msg, kind, sms_id, host, credits, fid, sendid, send_at)
                 )
                 if account.balance is not None:
                     account.balance -= credits
@@ -378,7 +409,7 @@ class Simulator:
                     }
                 )
                 if self._dlr:
-                    self._dlr.schedule(dstno, sms_id, self._rng)
+                    self._dlr.schedule(dstno, sms_id, self._rng, send_at)
         return results, sum(cost)
 
     def _send_classic(self, host: str, params: Mapping[str, str]) -> str:
@@ -393,6 +424,9 @@ class Simulator:
         if not numbers or not _sendid_ok(sendid):
             return "-1008"
         msg = params.get("msg", "")
+        send_at = _send_at(params.get("sendlater"))
+        if isinstance(send_at, int):
+            return str(send_at)
         results, _ = self._accept(
             params["un"],
             host,
@@ -400,6 +434,7 @@ class Simulator:
             int(kind),
             sendid,
             _optional(params.get("fid")),
+            send_at,
         )
         if isinstance(results, int):
             return str(results)
@@ -493,6 +528,18 @@ def _optional(value: object) -> str | None:
 def _sendid_ok(sendid: str | None) -> bool:
     """The spec: at most 11 alphanumeric characters, no spaces or special characters."""
     return sendid is None or _SENDID.fullmatch(sendid) is not None
+
+
+def _send_at(value: object) -> datetime | int | None:
+    """``sendlater`` as a Malaysian time; None when absent; -1008 when unreadable."""
+    text = _optional(value)
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return -1008
+    return when.replace(tzinfo=MALAYSIA) if when.tzinfo is None else when.astimezone(MALAYSIA)
 
 
 def _injected_reply(answer: Injected, *, json_endpoint: bool) -> tuple[int, str, str]:
@@ -659,13 +706,23 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _DlrDispatcher:
-    """Delivers scheduled delivery reports from a background thread."""
+    """Delivers scheduled delivery reports from a background thread.
 
-    def __init__(self, plan: DlrPlan, log: str | Path | None, url: str | None) -> None:
+    Times are the simulator's clock's (epoch seconds): a report is due
+    ``delay`` after its message goes out, and a log line is dated when due.
+    """
+
+    LOOK_AGAIN = 1.0  # seconds: a clock set forward by a test is noticed this soon
+
+    def __init__(
+        self, plan: DlrPlan, log: str | Path | None, url: str | None, clock: Clock
+    ) -> None:
         self.plan = plan
+        self.clock = clock
         self.log = Path(log) if log else None
         self.url = url
-        self._queue: list[tuple[float, int, str]] = []
+        # (due, seq, query, when its message goes out): all on the simulator's clock
+        self._queue: list[tuple[float, int, str, float]] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._closed = False
@@ -673,12 +730,15 @@ class _DlrDispatcher:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
-    def schedule(self, dstno: str, sms_id: str, rng: random.Random) -> None:
+    def schedule(
+        self, dstno: str, sms_id: str, rng: random.Random, send_at: datetime | None = None
+    ) -> None:
         statuses, weights = zip(*self.plan.mix.items(), strict=True)
         final = rng.choices(statuses, weights)[0]
         if final is None:
             return
-        now = time.time()
+        sent = send_at.timestamp() if send_at else 0.0
+        now = max(self.clock().timestamp(), sent)
         lo, hi = self.plan.delay
         events = []
         if rng.random() < self.plan.pending:
@@ -690,7 +750,7 @@ class _DlrDispatcher:
         with self._cond:
             for when, status in events:
                 query = urlencode({"msisdn": dstno, "trx_id": sms_id, "dn_status": status})
-                heapq.heappush(self._queue, (when, next(self._seq), query))
+                heapq.heappush(self._queue, (when, next(self._seq), query, sent))
             self._cond.notify()
 
     def _run(self) -> None:
@@ -700,20 +760,21 @@ class _DlrDispatcher:
                     self._cond.wait()
                 if not self._queue:
                     return
-                when, _, query = self._queue[0]
-                wait = when - time.time()
+                when, _, query, sent = self._queue[0]
+                moment = self.clock().timestamp()
+                wait = when - moment
                 if wait > 0 and not self._closed:
-                    self._cond.wait(wait)
+                    self._cond.wait(min(wait, self.LOOK_AGAIN))
                     continue
                 heapq.heappop(self._queue)
-            self._deliver(query)
+            self._deliver(query, when, push=sent <= moment)
 
-    def _deliver(self, query: str) -> None:
+    def _deliver(self, query: str, when: float, *, push: bool) -> None:
         if self.log:
-            stamp = datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+            stamp = datetime.fromtimestamp(when, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
             with self.log.open("a", encoding="utf-8") as handle:
                 handle.write(f'127.0.0.1 - - [{stamp}] "GET /dlr?{query} HTTP/1.1" 200 2\n')
-        if self._client and self.url:
+        if self._client and self.url and push:
             sep = "&" if "?" in self.url else "?"
             with contextlib.suppress(httpx.HTTPError):
                 self._client.get(f"{self.url}{sep}{query}")

@@ -55,7 +55,8 @@ from .campaign import Campaign
 from .contacts import read_contacts
 from .errors import IsmsError, PlanError, TemplateError
 from .render import ISMS_TOKENS, Resolver
-from .send import outlook, send_campaign
+from .schedule import FrequencyCap
+from .send import outlook, send_campaign, when_it_goes_out
 from .store import Store
 
 if TYPE_CHECKING:
@@ -182,7 +183,8 @@ class Composer(widgets.VBox):  # type: ignore[misc]
 
     ``Composer(contacts, name="nov-promo", template="Hi %name%", fallbacks=…)``:
     every keyword of :class:`~isms_campaigns.Campaign` is accepted; the
-    template, sender ID and smart-ASCII switch are the widget's own fields.
+    template, sender ID, send-later time (Malaysian time, empty: at once)
+    and smart-ASCII switch are the widget's own fields.
     ``composer.campaign`` is the current plan (``None`` while the template or
     a setting is in error, the reason in ``composer.error``).
     """
@@ -194,6 +196,7 @@ class Composer(widgets.VBox):  # type: ignore[misc]
         name: str = "draft",
         template: str = "",
         sender_id: str | None = None,
+        send_later: str | None = None,
         smart_ascii: bool = False,
         delay: float = DELAY,
         preview_rows: int = 5,
@@ -224,6 +227,7 @@ class Composer(widgets.VBox):  # type: ignore[misc]
             placeholder="optional, ≤ 11 letters/digits",
             continuous_update=True,
         )
+        self.send_later = _send_later_field(send_later)
         self.smart_ascii = widgets.Checkbox(
             value=smart_ascii,
             description="Smart ASCII (curly quotes, dashes … → ASCII)",
@@ -257,7 +261,7 @@ class Composer(widgets.VBox):  # type: ignore[misc]
         super().__init__(
             [
                 widgets.HTML(STYLE + _EXTRA_STYLE),
-                widgets.HBox([self.name, self.sender_id, self.smart_ascii]),
+                widgets.HBox([self.name, self.sender_id, self.send_later, self.smart_ascii]),
                 self.template,
                 widgets.HBox(
                     list(self.token_buttons.values()),
@@ -272,7 +276,7 @@ class Composer(widgets.VBox):  # type: ignore[misc]
             ]
         )
         self._recompute = _Debounced(self._plan, delay)
-        for field in (self.name, self.template, self.sender_id, self.smart_ascii):
+        for field in (self.name, self.template, self.sender_id, self.send_later, self.smart_ascii):
             field.observe(self._changed, names="value")
         self._recompute.trigger()
         self._recompute.flush()  # the first plan shows at once
@@ -343,6 +347,7 @@ class Composer(widgets.VBox):  # type: ignore[misc]
                 self.contacts,
                 template=template,
                 sender_id=self.sender_id.value.strip() or None,
+                send_later=self.send_later.value.strip() or None,
                 smart_ascii=self.smart_ascii.value,
                 **self.campaign_kwargs,
             )
@@ -416,6 +421,15 @@ class Composer(widgets.VBox):  # type: ignore[misc]
         )
 
 
+def _send_later_field(value: object) -> widgets.Text:
+    return widgets.Text(
+        value="" if value is None else str(value),
+        description="Send later",
+        placeholder="YYYY-MM-DD HH:MM Malaysian time; empty: now",
+        continuous_update=False,  # a half-typed time is no time
+    )
+
+
 def _histogram(sendable: pl.DataFrame) -> str:
     counts = sendable.group_by("credits").len().sort("credits")
     if not counts.height:
@@ -475,7 +489,9 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
     the requests in flight finish and starts nothing new, and the
     :class:`~isms_campaigns.SendReport` shows at the end. A campaign the
     store already holds, partly sent, is resumed: the button says Resume and
-    the figures are what is left.
+    the figures are what is left. The Send later field schedules it
+    (Malaysian time; empty: at once); a marketing campaign outside its
+    window cannot be sent and the panel says when the window opens.
     """
 
     def __init__(
@@ -490,6 +506,7 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
         background: bool = True,
         amend: bool = False,
         allow_repeats: bool = False,
+        max_per_number: tuple[int, str | timedelta] | str | None = None,
     ) -> None:
         if not isinstance(campaign, Campaign):
             raise TypeError(
@@ -505,7 +522,11 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
         self.background = background
         self.amend = amend
         self.allow_repeats = allow_repeats
+        self.max_per_number = None if max_per_number is None else FrequencyCap.parse(max_per_number)
         self.report: SendReport | None = None
+        self._planned = campaign  # as given; self.campaign carries the Send later field's time
+        self._blocked: str | None = None  # why Send is off whatever the figures say
+        self._schedule_error: str | None = None  # the Send later field's
         self.balance: int | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -517,6 +538,8 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
         self._balance_error: str | None = None
 
         self.estimate = widgets.HTML()
+        self.send_later = _send_later_field(campaign.settings.send_later)
+        self.send_later.observe(lambda _: self._reschedule(), names="value")
         self.confirm = widgets.Checkbox(
             value=False, indent=False, layout=widgets.Layout(width="auto")
         )
@@ -537,6 +560,7 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
             [
                 widgets.HTML(STYLE + _EXTRA_STYLE),
                 self.estimate,
+                self.send_later,
                 self.confirm,
                 widgets.HBox([self.send_button, self.stop_button, self.balance_button]),
                 widgets.HBox([self.progress, self.progress_label]),
@@ -552,6 +576,15 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
     def running(self) -> bool:
         return self._running
 
+    def _reschedule(self) -> None:
+        """The Send later field changed: the same plan at that time, or why not."""
+        try:
+            self.campaign = self._planned.rescheduled(self.send_later.value.strip() or None)
+            self._schedule_error = None
+        except PlanError as exc:
+            self._schedule_error = str(exc)
+        self.refresh()
+
     def refresh(self, *, read_balance: bool = False) -> None:
         """Re-read the store (and the balance) and redraw the estimate."""
         camp, esc = self.campaign, html.escape
@@ -560,7 +593,13 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
             stored = store.outbox(camp.name).state_totals()
             holder = None if self._running else store.sending(camp.name)
             try:
-                ahead = outlook(camp, store, amend=self.amend, allow_repeats=self.allow_repeats)
+                ahead = outlook(
+                    camp,
+                    store,
+                    amend=self.amend,
+                    allow_repeats=self.allow_repeats,
+                    max_per_number=self.max_per_number,
+                )
             except PlanError as exc:  # the library's words: what differs, amend=True
                 changed = str(exc)
         if holder is not None:  # another panel, cell or thread is sending it
@@ -598,6 +637,7 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
                     f"sent again. Settle them with <code>store.resolve_unknown("
                     f"{esc(repr(camp.name))}, resend=True|False)</code>.</p>"
                 )
+        where = self._when_html() + where
         verb = "Resume" if stored else "Send"
         self.send_button.description = verb
         self._to_send = messages
@@ -624,6 +664,22 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
         self.confirm.value = False
         self._set_buttons()
 
+    def _when_html(self) -> str:
+        """When it would go out, or why it cannot now (sets ``_blocked``)."""
+        closed = self._schedule_error
+        if closed is None:
+            try:
+                _, closed = when_it_goes_out(self.campaign)
+            except PlanError as exc:  # the scheduled time has passed since
+                closed = str(exc)
+        self._blocked = closed
+        if closed is not None:
+            return f"<p class='err'>Not now: {html.escape(closed)}</p>"
+        later = self.campaign.settings.send_later
+        if later is None:
+            return ""
+        return f"<p class='note'>Scheduled: the gateway sends it at {later} Malaysian time.</p>"
+
     def _read_balance(self) -> None:
         self._balance_checked = True
         try:
@@ -649,8 +705,11 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
 
     def _set_buttons(self) -> None:
         running = self._running
-        self.send_button.disabled = running or not self.confirm.value or not self._to_send
-        self.confirm.disabled = running or not self._to_send
+        blocked = self._blocked is not None
+        self.send_button.disabled = (
+            running or blocked or not self.confirm.value or not self._to_send
+        )
+        self.confirm.disabled = running or blocked or not self._to_send
         self.stop_button.disabled = not running or self._stop_asked
         self.balance_button.disabled = running
 
@@ -664,8 +723,8 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
         with self._lock:
             if self._running:
                 return
-            if not self._to_send:
-                self.message.value = _error("Nothing to send: see above.")
+            if not self._to_send or self._blocked is not None:
+                self.message.value = _error("Nothing to send now: see above.")
                 return
             if not self.confirm.value:
                 self.message.value = _error("Tick the confirmation first.")
@@ -720,6 +779,7 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
                     check_balance=self.check_balance,
                     amend=self.amend,
                     allow_repeats=self.allow_repeats,
+                    max_per_number=self.max_per_number,
                     on_start=self._started,
                     on_progress=self._progressed,
                 )

@@ -1,12 +1,28 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from isms_campaigns import schedule
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def midday_in_malaysia() -> Iterator[None]:
+    """The suite runs at any hour: a test not about the marketing window sends at
+    midday Malaysian time (the clock still runs), module-scoped fixtures too.
+    tests/test_schedule.py sets its own."""
+    real = datetime.now(schedule.MALAYSIA)
+    shift = datetime.combine(real.date(), time(12), schedule.MALAYSIA) - real
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(schedule, "now", lambda: datetime.now(UTC) + shift)
+        yield
 
 
 @pytest.fixture

@@ -21,7 +21,9 @@ def contacts(n: int) -> pl.DataFrame:
 def main() -> None:
     store_path, hosts, n = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3])
     rate = float(sys.argv[4]) if len(sys.argv) > 4 else None
-    camp = ic.Campaign("kill-test", contacts(n), template="Your code is %ref%")
+    camp = ic.Campaign(
+        "kill-test", contacts(n), template="Your code is %ref%", purpose="transactional"
+    )
     with ic.Store(store_path) as store:
         gateway = ic.Gateway("demo", "demo", hosts=hosts)
         report = camp.send(gateway, store, progress=False, requests_per_second=rate)

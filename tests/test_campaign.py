@@ -114,12 +114,12 @@ def test_sender_id_for_malaysia_is_noted(contacts: pl.DataFrame) -> None:
     assert any("Malaysian numbers" in n for n in camp.notes)
 
 
-def test_send_later_formats_and_warns(contacts: pl.DataFrame) -> None:
-    later = datetime.now() + timedelta(days=1)
+def test_send_later_formats_and_refuses(contacts: pl.DataFrame) -> None:
+    later = datetime.now() + timedelta(days=2)  # naive: Malaysian time
     camp = ic.Campaign("t", contacts, template="Hi", send_later=later)
     assert camp.settings.send_later == later.strftime("%Y-%m-%d %H:%M:%S")
-    past = ic.Campaign("t", contacts, template="Hi", send_later="2020-01-01 09:00")
-    assert any("in the past" in n for n in past.notes)
+    with pytest.raises(ic.PlanError, match="in the past"):
+        ic.Campaign("t", contacts, template="Hi", send_later="2020-01-01 09:00")
     with pytest.raises(ic.PlanError, match="tomorrow"):
         ic.Campaign("t", contacts, template="Hi", send_later="tomorrow")
 

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -607,3 +607,61 @@ def test_send_reads_contacts_with_the_same_options(
     assert main([*argv, *options, "--hosts", *urls, "--yes"]) == 0
     assert [(m.dstno, m.msg) for m in sim.ledger] == [("60191234567", "Olá José")]
     capsys.readouterr()
+
+
+def at_malaysian(monkeypatch: pytest.MonkeyPatch, hour: int, minute: int = 0) -> None:
+    from isms_campaigns import schedule
+
+    moment = datetime(2026, 5, 4, hour, minute, tzinfo=schedule.MALAYSIA)
+    monkeypatch.setattr(schedule, "now", lambda: moment)
+
+
+def test_send_outside_the_marketing_window_says_when_it_opens_without_asking(
+    tmp_path: Path,
+    served: tuple[Simulator, list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sim, urls = served
+    at_malaysian(monkeypatch, 21, 30)
+    monkeypatch.setattr("builtins.input", lambda q: pytest.fail(f"asked {q!r}"))
+    assert main(send_args(tmp_path / "s.duckdb", urls)) == 1
+    out = capsys.readouterr().out
+    assert "the window opens at 08:00 tomorrow (in 10 h 30 min)" in out
+    assert "--purpose transactional" in out
+    assert sim.ledger == []
+    # Order notices go out at any hour.
+    assert main(send_args(tmp_path / "s.duckdb", urls, "--yes", "--purpose", "transactional")) == 0
+    assert len(sim.ledger) == 298
+
+
+def test_send_later_and_the_frequency_cap_from_the_command_line(
+    tmp_path: Path,
+    served: tuple[Simulator, list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sim, urls = served
+    at_malaysian(monkeypatch, 23)  # closed now; the window applies to the scheduled time
+    store = tmp_path / "s.duckdb"
+    later = ["--send-later", "2026-05-05T01:30Z"]  # 09:30 in Malaysia
+    assert main(send_args(store, urls, "--yes", *later)) == 0
+    assert {e.send_at for e in sim.ledger} == {datetime(2026, 5, 5, 1, 30, tzinfo=UTC)}
+    again = ["--campaign", "again", "--template", "Order for %name% ready"]  # not a repeat
+    again += ["--purpose", "transactional", "--max-per-number", "1/24h"]
+    assert main([*send_args(store, urls, "--yes"), *again]) == 0
+    assert "skipped by the frequency cap" in capsys.readouterr().out
+    assert len(sim.ledger) == 298
+
+
+def test_send_later_errors_name_the_option_and_the_malaysian_clock(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    at_malaysian(monkeypatch, 10)
+    estimate = ["estimate", str(ROOT / "data" / "sample_contacts.csv"), "--template", "Hi"]
+    assert main([*estimate, "--send-later", "2026-05-04 09:00"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --send-later 2026-05-04 09:00 Malaysian time is in the past")
+    assert "it is now 2026-05-04 10:00 in Malaysia" in err
+    assert main([*estimate, "--send-later", "2026-05-04 21:00"]) == 0
+    assert "outside the marketing window" in capsys.readouterr().out  # a note in the estimate

@@ -631,6 +631,7 @@ def test_a_store_reopened_after_another_process_wrote_keeps_the_log_order(tmp_pa
         other.write_csv(tmp_path / "b.csv")
         cli = [sys.executable, "-m", "isms_campaigns.cli"]
         send_b = ["send", str(tmp_path / "b.csv"), "--template", "Yo", "--campaign", "b"]
+        send_b += ["--purpose", "transactional"]  # another process: any hour
         common = ["--store", str(path)]
         for args in (
             [*send_b, *common, "--hosts", *urls, "--yes"],

@@ -13,7 +13,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -576,3 +576,54 @@ def test_refresh_picks_up_new_campaigns_and_keeps_the_selection(
     assert dashboard.campaigns.value == ("dec",)
     dashboard.campaigns.value = ()  # none picked: every campaign
     assert table(store) in dashboard.summary.value and ">jan<" in dashboard.summary.value
+
+
+# -- When it goes out ------------------------------------------------------------
+
+
+def malaysian_clock(monkeypatch: pytest.MonkeyPatch, day: int, hour: int) -> None:
+    from isms_campaigns import schedule
+
+    moment = datetime(2026, 5, day, hour, tzinfo=schedule.MALAYSIA)
+    monkeypatch.setattr(schedule, "now", lambda: moment)
+
+
+def test_composer_send_later_field_is_malaysian_time(
+    sample: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    malaysian_clock(monkeypatch, 4, 12)
+    composer = Composer(sample, name="nov", template="Hi %name%")
+    composer.send_later.value = "2026-05-05T01:30Z"
+    camp = composer.campaign
+    assert camp is not None and camp.settings.send_later == "2026-05-05 09:30:00"
+    composer.send_later.value = "2026-05-04 09:00"
+    assert composer.campaign is None and composer.error is not None
+    assert "in the past: it is now 2026-05-04 12:00 in Malaysia" in composer.error
+    assert "in the past" in composer.status.value
+    composer.send_later.value = "2026-05-05 21:00"  # outside the window: said before sending
+    composer.flush()
+    assert "outside the marketing window" in composer.status.value
+
+
+def test_send_panel_outside_the_window_says_when_and_a_scheduled_time_sends(
+    camp: ic.Campaign, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    malaysian_clock(monkeypatch, 4, 22)
+    sim, store = simulator(), ic.Store()
+    panel = SendPanel(camp, gateway(sim), store, background=False)
+    assert "the window opens at 08:00 tomorrow (in 10 h 0 min)" in panel.estimate.value
+    panel.confirm.value = True
+    assert panel.send_button.disabled and panel.confirm.disabled
+    panel.start()
+    assert "Nothing to send now" in panel.message.value and not sim.ledger
+
+    panel.send_later.value = "tomorrow"
+    assert "not a date and time" in panel.estimate.value and panel.send_button.disabled
+    panel.send_later.value = "2026-05-05 09:30"  # inside the window: the gateway holds it
+    assert "Scheduled: the gateway sends it at 2026-05-05 09:30:00" in panel.estimate.value
+    panel.confirm.value = True
+    assert not panel.send_button.disabled
+    panel.send_button.click()
+    assert panel.report is not None and panel.report.complete
+    assert len(sim.ledger) == camp.sendable.height
+    assert {e.send_at for e in sim.ledger} == {datetime(2026, 5, 5, 1, 30, tzinfo=UTC)}
