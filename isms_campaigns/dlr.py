@@ -85,14 +85,16 @@ class Parsed:
     restarted: list[str] = field(default_factory=list)  # files read again from the start
 
 
-def _param(text: pl.Expr, name: str) -> pl.Expr:
+def _param(plain: pl.Expr, json: pl.Expr, name: str) -> pl.Expr:
+    """A callback field from a line of text (``plain``) or a JSON line (``json``);
+    each is null on the other kind of line, and a regex skips nulls."""
     # A query value runs to the next &, space or quote; '+' and %20 are spaces
     # in a query. A JSON line has "name": "value" or a bare number (null is
     # no value).
-    raw = text.str.extract(rf"(?:^|[?&\s]){name}=([^&\s\"']*)", 1)
+    raw = plain.str.extract(rf"(?:^|[?&\s]){name}=([^&\s\"']*)", 1)
     query = raw.str.replace_all(r"\+|%20", " ").str.replace_all("%2B", "+")
-    quoted = text.str.extract(rf'"{name}"\s*:\s*"([^"\\]*)"', 1)
-    number = text.str.extract(rf'"{name}"\s*:\s*(-?[0-9][0-9.eE+-]*)', 1)
+    quoted = json.str.extract(rf'"{name}"\s*:\s*"([^"\\]*)"', 1)
+    number = json.str.extract(rf'"{name}"\s*:\s*(-?[0-9][0-9.eE+-]*)', 1)
     return pl.coalesce(query, quoted, number)
 
 
@@ -154,32 +156,37 @@ def parse_lines(
     a time that cannot be read, or is before 2000 or more than a day after
     ``now``, makes the line malformed.
     """
-    text = pl.col("text")
-    stamp = text.str.extract(r"\[(\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]", 1)
+    text, plain, json = pl.col("text"), pl.col("plain"), pl.col("json")
+    stamp = plain.str.extract(r"\[(\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]", 1)
     # An ISO time opening the line, or a JSON time key's value, whatever it holds.
     iso = pl.coalesce(
-        text.str.extract(rf"^\s*({_ISO})", 1),
-        text.str.extract(rf'"(?:{"|".join(TIME_COLUMNS)})"\s*:\s*"([^"]*)"', 1),
+        plain.str.extract(rf"^\s*({_ISO})", 1),
+        json.str.extract(rf'"(?:{"|".join(TIME_COLUMNS)})"\s*:\s*"([^"]*)"', 1),
     )
     frame = pl.DataFrame({"text": lines.cast(pl.String)}).with_row_index("line", offset=first_line)
-    parsed = frame.lazy().with_columns(
-        msisdn=_param(text, "msisdn"),
-        trx_id=_param(text, "trx_id"),
-        dn_status=_param(text, "dn_status"),
-        event_at=pl.coalesce(
-            stamp.str.strptime(pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False),
-            _to_utc(iso, time_zone),
-        ),
-        time_text=pl.coalesce(stamp, iso),
-        source=pl.lit(source),
-        line=pl.col("line").cast(pl.Int64),
+    is_json = text.str.starts_with("{")
+    parsed = (
+        frame.lazy()
+        .with_columns(plain=pl.when(~is_json).then(text), json=pl.when(is_json).then(text))
+        .with_columns(
+            msisdn=_param(plain, json, "msisdn"),
+            trx_id=_param(plain, json, "trx_id"),
+            dn_status=_param(plain, json, "dn_status"),
+            event_at=pl.coalesce(
+                stamp.str.strptime(pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False),
+                _to_utc(iso, time_zone),
+            ),
+            time_text=pl.coalesce(stamp, iso),
+            source=pl.lit(source),
+            line=pl.col("line").cast(pl.Int64),
+        )
     )
     cleaned = _judge_time(_clean(parsed), now or datetime.now(UTC)).with_columns(
         reason=pl.when(~text.str.contains(r"(?:msisdn|trx_id|dn_status)(?:=|\"\s*:)"))
         .then(pl.lit("ignored"))
         .otherwise(pl.col("reason"))
     )
-    return cleaned.drop("time_text").collect()
+    return cleaned.drop("time_text", "plain", "json").collect()
 
 
 def _to_utc(text: pl.Expr, time_zone: str = DEFAULT_TIME_ZONE) -> pl.Expr:
