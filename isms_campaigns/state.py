@@ -282,15 +282,10 @@ def keep_dlr(con: duckdb.DuckDBPyConnection, new: str, results: str, links: str)
           and m.sms_id = s.trx_id
         """
     )
-    con.execute(
-        f"""create or replace temp table ic_dlr_campaigns as
-            select distinct r.campaign from ic_dlr_kept k join {results} r on r.trx_id = k.trx_id"""
-    )
-    for statement in _keep_tallies(
-        f"campaign in (select campaign from ic_dlr_campaigns) and {CURRENT}"
-    ):
+    # The counts of the campaigns whose messages the import's trx_ids name.
+    named = f"campaign in (select distinct campaign from {results}) and {CURRENT}"
+    for statement in _keep_tallies(named):
         con.execute(statement)
-    con.execute("drop table ic_dlr_campaigns")
     con.execute("drop table ic_dlr_kept")
 
 
