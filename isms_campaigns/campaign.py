@@ -88,7 +88,8 @@ class Campaign:
     expect, ``None`` checks nothing; ``prefix="RM0.00 "`` goes before every
     message and counts in its length and credits; ``brand`` is the name each
     message should contain; ``allowed_domains`` the link domains whitelisted
-    for the account (their subdomains too). :meth:`checks` lists the findings.
+    for the account (their subdomains too). :meth:`checks` lists the findings;
+    ``notes`` (what a user must know) begins with them, one sentence each.
     """
 
     def __init__(

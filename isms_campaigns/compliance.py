@@ -9,6 +9,8 @@ is Malaysian (``country`` MY); other countries' rules are not checked.
 
 - A link to a domain not in ``allowed_domains`` and a phone number in the
   text are row ``problem`` s: the message would cost credits and not arrive.
+  The recipient's own number counts (``%hpno%``, or a missing value iSMS
+  fills with the number): filters read the text, not where it came from.
 - Personal details asked for (IC number, bank account, password, PIN, an
   OTP to send back; in English and Malay) and a missing ``brand`` are row
   ``warning`` s.
@@ -81,12 +83,15 @@ LINK = _ascii(
     rf"(?i)(?:^|[^\w@.-])(?:https?://[^\s<>\"']+|www\.{_LABEL}(?:\.{_LABEL})*"
     rf"|{_LABEL}(?:\.{_LABEL})*\.[a-z]{{2,24}}/|{_LABEL}(?:\.{_LABEL})*\.(?:{_COMMON_TLD})\b)"
 )
-# Phone numbers: digits with spaces, dashes or brackets between them, then
-# read as a number: +… (8–15 digits), Malaysian 0… (9–11 digits), 60…
-# (11–12 digits) or 1300/1800 numbers. Order IDs such as ORD-2026-011830 are
-# not numbers: a dash, slash or dot before the digits rules them out.
-PHONE_TEXT = r"(?:^|[^\w+/.-])\+?\(?\d[\d ()-]{6,}\d"
-PHONE_DIGITS = r"^(?:\+\d{8,15}|0[1-9]\d{7,9}|60[1-9]\d{8,9}|1[38]00\d{6})$"
+# Phone numbers: digits with spaces, dashes or brackets between them that
+# read as +… (8–15 digits), Malaysian 0… (9–11 digits), 60… (11–12 digits)
+# or a 1300/1800 number, with no digit right after. Order IDs such as
+# ORD-2026-011830 are not numbers: a dash, slash or dot before rules them out.
+_SEP = r"[ ()-]{0,2}"
+PHONE = (
+    rf"(?:^|[^\w+/.-])(?:\+{_SEP}(?:\d{_SEP}){{7,14}}\d|\(?0{_SEP}[1-9](?:{_SEP}\d){{7,9}}"
+    rf"|\(?60{_SEP}[1-9](?:{_SEP}\d){{8,9}}|1[38]00(?:{_SEP}\d){{6}})(?:\D|$)"
+)
 
 # Personal details, English and Malay, in the order the warning names them.
 _DETAILS = {
@@ -108,6 +113,7 @@ _DETAILS = {
     ),
 }
 PERSONAL_DETAILS = {label: _ascii(pattern) for label, pattern in _DETAILS.items()}
+DETAILS = "(?i)" + "|".join(PERSONAL_DETAILS.values())
 # Cheap first pass: only rows that could hold a link, a phone number or a
 # personal detail (a superset of the patterns above) are read closely.
 SUSPECT = _ascii(
@@ -184,12 +190,11 @@ class Compliance:
         """
         if self.country is None:
             return plan.with_columns(compliance_problem=pl.lit(None, pl.String))
-        # Rows of other countries and rows without a suspect word are null
-        # in ``suspect``, so the close reading skips them.
+        # Each stage nulls the rows the next need not read: other countries,
+        # then rows without a suspect word, then rows without a link or detail.
         mine = pl.when(pl.col("country") == self.country).then(pl.col("msg"))
-        suspect, details = pl.col("suspect"), pl.col("details")
-        detail = "(?i)" + "|".join(PERSONAL_DETAILS.values())
-        problem = pl.coalesce(self._link_problem(suspect), self._phone_problem(suspect))
+        suspect, linked, details = pl.col("suspect"), pl.col("linked"), pl.col("details")
+        problem = pl.coalesce(self._link_problem(linked), _phone_problem(suspect))
         warning = pl.concat_str(
             [pl.col("warning"), self._details_warning(details), self._brand_warning(mine)],
             separator="; ",
@@ -198,12 +203,13 @@ class Compliance:
         return (
             plan.with_columns(suspect=pl.when(mine.str.contains(SUSPECT)).then(mine))
             .with_columns(
-                details=pl.when(suspect.str.contains(detail)).then(
+                linked=pl.when(suspect.str.contains(LINK)).then(suspect),
+                details=pl.when(suspect.str.contains(DETAILS)).then(
                     suspect.str.replace_all(ONE_TIME, "OTP")
-                )
+                ),
             )
             .with_columns(compliance_problem=problem, warning=pl.when(warning != "").then(warning))
-            .drop("suspect", "details")
+            .drop("suspect", "linked", "details")
         )
 
     def _link_problem(self, msg: pl.Expr) -> pl.Expr:
@@ -226,12 +232,6 @@ class Compliance:
         return pl.when(blocked.is_not_null()).then(
             pl.format(LINK_PROBLEM + "{}: not in allowed_domains", blocked)
         )
-
-    @staticmethod
-    def _phone_problem(msg: pl.Expr) -> pl.Expr:
-        digits = pl.element().str.replace_all(r"[^\d+]", "").str.contains(PHONE_DIGITS)
-        found = msg.str.extract_all(PHONE_TEXT).list.eval(digits).list.any()
-        return pl.when(found).then(pl.lit(PHONE_PROBLEM))
 
     @staticmethod
     def _details_warning(hits: pl.Expr) -> pl.Expr:
@@ -259,27 +259,31 @@ class Compliance:
         found: list[tuple[str, str, int, str | None, str]] = []
         if self.country is None:
             return _frame(found)
-        sendable = pl.col("problem").is_null()
-        mine = sendable & (pl.col("country") == self.country)
+        # Findings count every Malaysian row whose text has the issue, so a
+        # draft shows all that is wrong at once; the prefix's credits count
+        # the rows that will be sent.
+        mine = (pl.col("country") == self.country).fill_null(False)
+        sent = mine & pl.col("problem").is_null()
         problem, warning, msg = pl.col("problem"), pl.col("warning").fill_null(""), pl.col("msg")
+        link = problem.str.starts_with(LINK_PROBLEM).fill_null(False)
+        # A row's problem names its link first: read those rows for a number too.
+        also_phone = _phone_problem(pl.when(link).then(msg)).is_not_null()
         rules: dict[str, pl.Expr] = {
-            "link": problem.str.starts_with(LINK_PROBLEM).fill_null(False),
-            "phone number": (problem == PHONE_PROBLEM).fill_null(False),
-            "personal details": sendable & warning.str.contains(DETAILS_WARNING, literal=True),
+            "link": link,
+            "phone number": (problem == PHONE_PROBLEM).fill_null(False) | also_phone,
+            "personal details": warning.str.contains(DETAILS_WARNING, literal=True),
             "opt-out reply": mine
             & pl.when(msg.str.contains(STOP_WORD)).then(msg).str.contains(OPT_OUT_REPLY),
             "mine": mine,
         }
         if self.brand is not None:
-            rules["brand"] = sendable & warning.str.contains(
-                _brand_missing(self.brand), literal=True
-            )
+            rules["brand"] = warning.str.contains(_brand_missing(self.brand), literal=True)
         if self.prefix is None:
-            rules["prefix"] = mine & ~msg.str.contains(PREFIXED)
+            rules["prefix"] = sent & ~msg.str.contains(PREFIXED)
         # One pass: each rule's row count and first message.
         counts = messages.select(
             *[rule.sum().alias(name) for name, rule in rules.items()],
-            *[msg.filter(rule).first().alias(f"{name} example") for name, rule in rules.items()],
+            *[msg.get(rule.arg_max()).alias(f"{name} example") for name, rule in rules.items()],
         ).row(0, named=True)
 
         def add(name: str, severity: str, what: str, pattern: str | None = None) -> None:
@@ -308,7 +312,7 @@ class Compliance:
             f"Malaysian operators block SMS containing phone numbers ({DIRECTIVE}), the "
             f"recipient's own too: remove it from the text. %hpno% inserts the number, and so "
             f"does a missing value without a fallback (give fallbacks=).",
-            PHONE_TEXT,
+            PHONE,
         )
         add(
             "personal details",
@@ -316,7 +320,7 @@ class Compliance:
             f"Malaysian operators block SMS asking for personal details: IC number, bank "
             f"account, password, PIN, OTP ({DIRECTIVE}). Remove the request; if the text "
             f"only mentions them, reword it.",
-            "(?i)" + "|".join(PERSONAL_DETAILS.values()),
+            DETAILS,
         )
         if self.brand is not None:
             add(
@@ -329,7 +333,7 @@ class Compliance:
             advice = _prefix_advice(messages.filter(rules["prefix"]), billing, message_type)
             add("prefix", "warning", advice)
         else:
-            self._prefix_cost(messages.filter(mine), billing, message_type, found)
+            self._prefix_cost(messages.filter(sent), billing, message_type, found)
         if self.brand is None and counts["mine"]:
             found.append(
                 (
@@ -377,6 +381,10 @@ class Compliance:
                     f"{credits:,} credits more. Shorten the text to save them.",
                 )
             )
+
+
+def _phone_problem(msg: pl.Expr) -> pl.Expr:
+    return pl.when(msg.str.contains(PHONE)).then(pl.lit(PHONE_PROBLEM))
 
 
 def _prefix_advice(rows: pl.DataFrame, billing: BillingRule, message_type: int | None) -> str:

@@ -244,13 +244,15 @@ def test_compliance_none_turns_every_check_off_but_keeps_the_prefix() -> None:
     assert camp.checks().columns == ["rule", "severity", "rows", "example", "what_to_do"]
     checked = plan(BAD, "Hi, your IC number. Reply STOP to opt out")
     assert problems(checked) == ["link to bit.ly: not in allowed_domains", None]
-    # Problems first, then warnings, then notes.
-    assert checked.checks()["severity"].to_list() == [
-        "problem",
-        "warning",
-        "warning",
-        "note",
-        "note",
+    # Problems first, then warnings, then notes; all that is wrong at once,
+    # so the number behind the link shows too.
+    assert checked.checks().select("severity", "rule", "rows").rows() == [
+        ("problem", "link", 1),
+        ("problem", "phone number", 1),
+        ("warning", "personal details", 2),
+        ("warning", "prefix", 1),  # counts the rows that will be sent
+        ("note", "brand", 2),
+        ("note", "opt-out reply", 2),
     ]
 
 
@@ -281,7 +283,7 @@ def test_the_composer_shows_the_findings(tmp_path: Path) -> None:
     frame = pl.DataFrame({"phone": [MY]})
     composer = Composer(frame, template="Hi, visit bit.ly/x", delay=0, brand="KedaiKita")
     assert "problem: link (1 rows)" in composer.status.value
-    assert "warning: brand" not in composer.status.value  # a problem row is not sent anyway
+    assert "warning: brand (1 rows)" in composer.status.value
 
 
 def test_the_cli_estimate_prints_the_findings_first(
