@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from ._html import STYLE, campaign_cards, cards_html, table, unicode_table
+from .compliance import Compliance
 from .contacts import as_text_numbers, read_contacts, read_numbers
 from .encoding import (
     SMART_ASCII,
@@ -99,6 +100,14 @@ class Campaign:
     ``store``: the numbers on its do-not-contact list are skipped in the
     estimate as they will be at sending (``do-not-contact: <reason> since
     <date>``); every send through a store skips them whether given or not.
+
+    Compliance (see :mod:`isms_campaigns.compliance`): ``compliance="MY"``
+    (the default) checks Malaysian rows against what operators block or
+    expect, ``None`` checks nothing; ``prefix="RM0.00 "`` goes before every
+    message and counts in its length and credits; ``brand`` is the name each
+    message should contain; ``allowed_domains`` the link domains whitelisted
+    for the account (their subdomains too). :meth:`checks` lists the findings;
+    ``notes`` (what a user must know) begins with them, one sentence each.
     """
 
     def __init__(
@@ -123,6 +132,10 @@ class Campaign:
         billing: BillingRule | None = None,
         rate_card: str | Path | None = None,
         store: Store | None = None,
+        compliance: str | None = "MY",
+        prefix: str | None = None,
+        brand: str | None = None,
+        allowed_domains: Sequence[str] | str | None = (),
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise PlanError(f"Campaign name must be a non-empty string, not {name!r}.")
@@ -161,6 +174,9 @@ class Campaign:
             send_later=_format_send_later(send_later),
             message_type=message_type,
         )
+        self.compliance = Compliance.build(
+            compliance, prefix=prefix, brand=brand, allowed_domains=allowed_domains
+        )
         self.number_column = number_column or find_number_column(contacts.columns)
         contacts = as_text_numbers(contacts, self.number_column)
         self.messages = _plan(
@@ -177,8 +193,12 @@ class Campaign:
             message_type=message_type,
             billing=billing,
             store=store,
+            rules=self.compliance,
         )
-        self.notes = self._notes()
+        self._findings = self.compliance.findings(self.messages, billing, message_type)
+        self._plan_notes = self._notes()
+        # What a user must know: the findings first, as sentences, then the rest.
+        self.notes = [*_finding_sentences(self._findings), *self._plan_notes]
 
     # -- what a campaign manager asks first ---------------------------------
 
@@ -239,6 +259,14 @@ class Campaign:
         )
         rate = unicode_rows["credits"] // unicode_rows["parts"]
         return int(((unicode_rows["parts"] - fixed["parts"]) * rate).sum())
+
+    def checks(self) -> pl.DataFrame:
+        """Compliance findings, problems first: ``rule, severity, rows, example, what_to_do``.
+
+        ``severity`` is ``problem`` (those rows are not sent), ``warning`` (sent,
+        but operators may block them) or ``note``. Empty with ``compliance=None``.
+        """
+        return self._findings
 
     def summary(self) -> pl.DataFrame:
         """Recipients, sendable, by type, skipped by reason: rows, credits, cost."""
@@ -373,10 +401,11 @@ class Campaign:
 
     def __repr__(self) -> str:
         n, ok = self.messages.height, self.sendable.height
-        return (
+        head = (
             f"<Campaign {self.name!r}: {n} rows, {ok} sendable, {n - ok} skipped, "
             f"{self.credits} credits>"
         )
+        return "\n".join([head, *_finding_sentences(self._findings)])
 
     def _repr_html_(self) -> str:
         return _campaign_html(self)
@@ -401,6 +430,7 @@ def _plan(
     smart_ascii: bool,
     message_type: int | None,
     billing: BillingRule,
+    rules: Compliance,
     store: Store | None = None,
 ) -> pl.DataFrame:
     blocked = None if suppress is None else read_numbers(suppress, region)
@@ -432,6 +462,7 @@ def _plan(
     msg, warning, control = pl.col("__msg"), pl.col("__warning"), pl.col("__control")
     if smart_ascii:
         msg = smart_ascii_expr(msg)
+    msg = rules.with_prefix(msg)
 
     rates = billing.rates
     rate = pl.col("country_code").replace_strict(rates, default=None, return_dtype=pl.Int64)
@@ -455,7 +486,7 @@ def _plan(
         message_type,
     )
     planned = (
-        planned.with_columns(warning=finish_warnings(pl.col("warning")), rate=rate)
+        rules.check(planned.with_columns(warning=finish_warnings(pl.col("warning")), rate=rate))
         .with_columns(
             problem=pl.coalesce(
                 pl.col("number_problem"),
@@ -465,6 +496,7 @@ def _plan(
                 message_problem(
                     pl.col("msg"), pl.col("length"), pl.col("control"), billing, message_type
                 ),
+                pl.col("compliance_problem"),
                 pl.when(pl.col("rate").is_null()).then(
                     pl.format("no rate for +{} in the rate card", pl.col("country_code"))
                 ),
@@ -476,6 +508,14 @@ def _plan(
     )
     extra = ["variant"] if template_column is not None else []
     return planned.select(*MESSAGE_COLUMNS, *extra).collect()
+
+
+def _finding_sentences(findings: pl.DataFrame) -> list[str]:
+    """Each finding as one line of text."""
+    return [
+        f"{severity}: {rule} ({rows:,} rows): {what}"
+        for rule, severity, rows, _, what in findings.rows()
+    ]
 
 
 def _check_sender_id(sender_id: str | None) -> str | None:
@@ -507,9 +547,18 @@ def _campaign_html(camp: Campaign) -> str:
     parts = [
         STYLE,
         f'<div class="icamp"><h3>Campaign {html.escape(camp.name)}</h3>',
-        cards_html(campaign_cards(camp)),
     ]
-    parts += [f'<p class="note">{html.escape(n)}</p>' for n in camp.notes]
+    findings = camp.checks()
+    if findings.height:  # first: what to fix before sending
+        parts.append(
+            "<b>Check first</b>"
+            + table(
+                ["severity", "rule", "rows", "example", "what to do"],
+                findings.select("severity", "rule", "rows", "example", "what_to_do").rows(),
+            )
+        )
+    parts.append(cards_html(campaign_cards(camp)))
+    parts += [f'<p class="note">{html.escape(n)}</p>' for n in camp._plan_notes]
 
     skipped = (
         m.filter(pl.col("problem").is_not_null())

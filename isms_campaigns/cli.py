@@ -33,9 +33,17 @@ from .schedule import PURPOSES
 if TYPE_CHECKING:
     from .store import Store
 
+# The demo complies with what Malaysian operators expect: the RM0.00 prefix,
+# the brand in the text, and no "Reply STOP" promise (nobody reads replies).
 DEMO_TEMPLATE = (
+    "KedaiKita: Hi %name%, your order %order_id% (RM%amount%) is ready for pickup at %outlet%."
+)
+DEMO_PREFIX = "RM0.00 "
+DEMO_BRAND = "KedaiKita"
+# Earlier demos' templates: their stores are still the demo's to replace.
+EARLIER_DEMO_TEMPLATES = (
     "Hi %name%, your order %order_id% (RM%amount%) is ready for pickup at %outlet%. "
-    "Reply STOP to opt out."
+    "Reply STOP to opt out.",
 )
 DEMO_PRICE = 0.08  # RM per credit: an example price, said so where it is shown
 DEMO_CAMPAIGN = "demo"
@@ -128,6 +136,10 @@ def _campaign_from_args(
         send_later=args.send_later,
         purpose=args.purpose,
         window=args.window,
+        compliance=None if args.no_compliance else "MY",
+        prefix=args.prefix,
+        brand=args.brand,
+        allowed_domains=args.allow_domain,
         **options,
     )
 
@@ -142,13 +154,20 @@ def print_estimate(camp: Campaign, *, price_note: str = "") -> None:
         fmt_str_lengths=80,
     ):
         print(f"Campaign {camp.name!r}: estimate (nothing has been sent)")
+        findings = camp.checks()
+        if findings.height:  # first: what to fix before sending
+            print("Check first (Malaysian operators' rules, as gateway vendors publish them):")
+            for rule, severity, rows, example, what in findings.rows():
+                print(f"  {severity}: {rule} ({rows:,} rows): {what}")
+                if example:
+                    print(f"    e.g. {example}")
         print(camp.summary())
         cost = "" if camp.cost is None else f" = RM {camp.cost:,.2f}{price_note}"
         print(f"Total: {camp.sendable.height:,} messages, {camp.credits:,} credits{cost}")
         saving = camp.smart_ascii_saving()
         if saving:
             print(f"Tip: --smart-ascii replaces curly quotes/dashes and saves {saving:,} credits.")
-        for note in camp.notes:
+        for note in camp.notes[findings.height :]:  # the findings come first in notes
             print(f"Note: {note}")
         print("Preview:")
         print(camp.sendable.head(3).select("dstno", "type", "credits", "msg"))
@@ -228,13 +247,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         DEMO_CAMPAIGN,
         contacts,
         template=DEMO_TEMPLATE,
+        prefix=DEMO_PREFIX,
+        brand=DEMO_BRAND,
         fallbacks={"name": "Customer"},
         rate_card=data / "rate_card.csv",
         billing=BillingRule(price_per_credit=DEMO_PRICE),
         purpose="transactional",  # order-ready notices: the demo runs at any hour
     )
     print(f"Planning {len(contacts)} synthetic contacts from {data / 'sample_contacts.csv'}")
-    print(f"Template: {DEMO_TEMPLATE}\n")
+    print(f"Template: {DEMO_TEMPLATE} (prefix {DEMO_PREFIX!r}, brand {DEMO_BRAND!r})\n")
     print_estimate(camp, price_note=f" at an example RM {DEMO_PRICE}/credit")
     out.mkdir(parents=True, exist_ok=True)
     with Store(store_path) as store:
@@ -256,7 +277,8 @@ def _start_demo_afresh(store_path: Path, spool: Path) -> None:
 
     if store_path.exists():
         with Store(store_path) as store:
-            mine = (pl.col("campaign") == DEMO_CAMPAIGN) & (pl.col("template") == DEMO_TEMPLATE)
+            templates = [DEMO_TEMPLATE, *EARLIER_DEMO_TEMPLATES]
+            mine = (pl.col("campaign") == DEMO_CAMPAIGN) & pl.col("template").is_in(templates)
             others = store.campaigns().filter(~mine)["campaign"].to_list()
         if others:
             shown = ", ".join(map(repr, others[:5])) + (" …" if len(others) > 5 else "")
@@ -713,6 +735,20 @@ def _add_plan_options(p: argparse.ArgumentParser) -> None:
         "number column; an entry that is not a number is an error",
     )
     p.add_argument("--sender-id", help="sender ID, at most 11 letters/digits")
+    p.add_argument("--prefix", help="text before every message, counted in credits: 'RM0.00 '")
+    p.add_argument("--brand", help="your brand: each Malaysian message is checked to contain it")
+    p.add_argument(
+        "--allow-domain",
+        action="append",
+        default=[],
+        metavar="DOMAIN",
+        help="a link domain whitelisted for your account (its subdomains too; repeatable)",
+    )
+    p.add_argument(
+        "--no-compliance",
+        action="store_true",
+        help="skip the checks of what Malaysian operators block or expect",
+    )
     p.add_argument(
         "--send-later",
         metavar="WHEN",

@@ -98,6 +98,12 @@ def _widget_state(nb: Any) -> dict[str, Any]:
 
 def _check_01(nb: Any) -> None:
     assert any("Campaign nov-promo" in h and "Credits per recipient" in h for h in _html(nb))
+    # The compliance checks: the campaign's own, then the draft that breaks the rules.
+    found = [t for t in _tables(nb) if t and {"rule", "severity", "rows"} <= set(t[0])]
+    assert len(found) == 2
+    assert {(r["rule"], r["severity"]) for r in found[0]} == {("phone number", "problem")}
+    draft = {r["rule"]: r["severity"] for r in found[1]}
+    assert draft == {"link": "problem", "phone number": "problem", "personal details": "warning"}
 
 
 def _check_02(nb: Any) -> None:
