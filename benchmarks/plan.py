@@ -33,11 +33,11 @@ printed with its target; peak RSS is the whole process's.
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import multiprocessing
 import resource
 import time
-from collections.abc import Callable
 
 import phonenumbers
 import polars as pl
@@ -264,44 +264,34 @@ def row(name: str, value: str, target: str, ok: bool | None) -> None:
     print(f"{name:<44} {value:>22}   {target:<16} {verdict}")
 
 
-def best_of(repeat: int, *runs: Callable[[], object]) -> list[list[float]]:
-    """Time each run ``repeat`` times, interleaved: all see the same machine."""
-    timings: list[list[float]] = [[] for _ in runs]
-    for _ in range(repeat):
-        for run, kept in zip(runs, timings, strict=True):
-            start = time.perf_counter()
-            run()
-            kept.append(time.perf_counter() - start)
-    return timings
-
-
 def plan_and_naive(
     name: str, contacts: pl.DataFrame, naive_rows: int, repeat: int
 ) -> tuple[ic.Campaign, list[tuple[str | None, str, int, int, int]], float, float]:
+    """Plan the list and run the naive loop on a sample, interleaved: both see the same machine."""
     sample = contacts.head(naive_rows).to_dicts()
-    kept: dict[str, object] = {}
-
-    def plan() -> None:
-        kept["camp"] = ic.Campaign("bench", contacts, template=TEMPLATE)
-
-    def naive() -> None:
-        kept["naive"] = naive_plan(sample)
-
-    fast, slow = best_of(repeat, plan, naive)
-    camp = kept["camp"]
-    assert isinstance(camp, ic.Campaign)
-    naive_out = kept["naive"]
-    assert isinstance(naive_out, list)
+    fast, slow = [], []
+    camp, naive = None, None
+    for _ in range(repeat):
+        camp = None  # the last plan is freed before the next is timed, not during it
+        gc.collect()
+        start = time.perf_counter()
+        camp = ic.Campaign("bench", contacts, template=TEMPLATE)
+        fast.append(time.perf_counter() - start)
+        naive = None
+        gc.collect()
+        start = time.perf_counter()
+        naive = naive_plan(sample)
+        slow.append(time.perf_counter() - start)
+    assert camp is not None and naive is not None
     fast_us, naive_us = min(fast) / contacts.height * 1e6, min(slow) / len(sample) * 1e6
-    m = camp.messages
-    problems = m["problem"].value_counts(sort=True).rows()
+    problems = camp.messages["problem"].value_counts(sort=True).rows()
     print(
         f"{name}: {min(fast):.3f} s best of {repeat} (first {fast[0]:.3f} s) "
         f"= {fast_us:.3f} µs/row; "
         f"naive loop {naive_us:.2f} µs/row on {len(sample):,} rows; "
         f"{camp.credits:,} credits; problems {problems}"
     )
-    return camp, naive_out, min(fast), naive_us / fast_us
+    return camp, naive, min(fast), naive_us / fast_us
 
 
 def composer_edit(rows: int, repeat: int) -> float:

@@ -464,7 +464,7 @@ class Valid:
 
 @dataclass(frozen=True)
 class Invalid:
-    pass
+    """No number: phonenumbers fails to parse it, or it is not valid."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import phonenumbers
 import polars as pl
@@ -198,8 +200,8 @@ def _parse(text: str, region: str) -> phonenumbers.PhoneNumber | None:
 # The vectorised path
 # --------------------------------------------------------------------------
 
-# What a row's outcome (a table label) is, as a small integer.
-_VALID, _INVALID, _REFERENCE, _INTERNATIONAL = 0, 1, 2, 3
+# What a row's label is, as a small integer.
+_VALID, _INVALID, _REFERENCE, _INTERNATIONAL, _ANSWERED = 0, 1, 2, 3, 4
 _POWERS = pl.Series([10**k for k in range(19)], dtype=pl.Int64)
 _LONGEST_INPUT = 250  # phonenumbers refuses longer strings (_MAX_INPUT_STRING_LENGTH)
 
@@ -212,64 +214,69 @@ def _check_region(region: str) -> str:
     return region.upper()
 
 
-class _Outcomes:
-    """Every table outcome seen so far, by id, and per id what a row gets."""
+@dataclass(frozen=True)
+class _Problem:
+    """A row settled before any table: missing, Excel damage, several numbers, letters."""
+
+    text: str
+
+
+_LABEL_SCHEMA = {
+    "kind": pl.UInt8,
+    "prefix": pl.Int64,  # the calling code; for answered rows, the whole dstno
+    "skip": pl.Int64,
+    "country": pl.String,
+    "country_code": pl.Int32,
+    "operator": pl.String,
+    "problem": pl.String,
+}
+_LabelRow = tuple[int, int | None, int | None, str | None, int | None, str | None, str | None]
+
+
+class _Labels:
+    """Every label seen so far (table outcomes, problems), by id, and what a row gets."""
 
     def __init__(self) -> None:
-        self.ids: dict[Outcome, int] = {}
-        self.all: list[Outcome] = []
+        self.ids: dict[Outcome | _Problem, int] = {}
+        self.all: list[Outcome | _Problem] = []
+        self._lock = threading.Lock()  # the Composer plans on a timer thread
 
-    def id(self, outcome: Outcome) -> int:
-        found = self.ids.get(outcome)
+    def id(self, label: Outcome | _Problem) -> int:
+        found = self.ids.get(label)
         if found is None:
-            found = self.ids.setdefault(outcome, len(self.all))
-            if found == len(self.all):
-                self.all.append(outcome)
+            with self._lock:
+                found = self.ids.setdefault(label, len(self.all))
+                if found == len(self.all):
+                    self.all.append(label)
         return found
 
+    def columns(self) -> pl.DataFrame:
+        return self._columns(len(self.all))
+
     @functools.lru_cache(maxsize=4)  # noqa: B019 - one instance, for the module's life
-    def columns(self, count: int) -> dict[str, pl.Series]:
-        """Per outcome id: kind, calling code, digits skipped, country, code, problem."""
-        rows: list[
-            tuple[int, int | None, int | None, str | None, int | None, str | None, str | None]
-        ]
-        rows = []
-        for outcome in self.all[:count]:
-            if isinstance(outcome, Valid):
-                problem = None if outcome.mobile else NOT_MOBILE
+    def _columns(self, count: int) -> pl.DataFrame:
+        rows: list[_LabelRow] = []
+        for label in self.all[:count]:
+            if isinstance(label, Valid):
+                problem = None if label.mobile else NOT_MOBILE
+                code, skip = int(label.prefix), label.skip
                 rows.append(
-                    (
-                        _VALID,
-                        int(outcome.prefix),
-                        outcome.skip,
-                        outcome.region,
-                        outcome.country_code,
-                        outcome.operator,
-                        problem,
-                    )
+                    (_VALID, code, skip, label.region, label.country_code, label.operator, problem)
                 )
-            elif isinstance(outcome, International):
-                rows.append((_INTERNATIONAL, None, outcome.skip, None, None, None, None))
-            elif isinstance(outcome, Reference):
+            elif isinstance(label, International):
+                rows.append((_INTERNATIONAL, None, label.skip, None, None, None, None))
+            elif isinstance(label, Reference):
                 rows.append((_REFERENCE, None, None, None, None, None, None))
+            elif isinstance(label, _Problem):
+                rows.append((_INVALID, None, None, None, None, None, label.text))
             else:
                 rows.append((_INVALID, None, None, None, None, None, INVALID))
-        schema = {
-            "kind": pl.UInt8,
-            "prefix": pl.Int64,
-            "skip": pl.Int64,
-            "country": pl.String,
-            "country_code": pl.Int32,
-            "operator": pl.String,
-            "problem": pl.String,
-        }
-        frame = pl.DataFrame(rows, schema=schema, orient="row")
-        return {name: frame[name] for name in schema}
+        return pl.DataFrame(rows, schema=_LABEL_SCHEMA, orient="row")
 
 
-_OUTCOMES = _Outcomes()
-_INVALID_ID = _OUTCOMES.id(INVALID_OUTCOME)
-_REFERENCE_ID = _OUTCOMES.id(REFERENCE_OUTCOME)
+_LABELS = _Labels()
+_INVALID_ID = _LABELS.id(INVALID_OUTCOME)
+_REFERENCE_ID = _LABELS.id(REFERENCE_OUTCOME)
 
 
 @functools.lru_cache(maxsize=16)
@@ -277,7 +284,7 @@ def _lookup_table(
     region: str, home_lengths: frozenset[int], codes: frozenset[tuple[int, int]]
 ) -> tuple[pl.Series, pl.Series]:
     starts, outcomes = lookup_table(region, home_lengths, codes)
-    ids = [_OUTCOMES.id(o) for o in outcomes]
+    ids = [_LABELS.id(o) for o in outcomes]
     return pl.Series(starts, dtype=pl.Int64), pl.Series(ids, dtype=pl.UInt32)
 
 
@@ -317,13 +324,15 @@ def _look_up(digits: pl.DataFrame, region: str) -> pl.DataFrame:
     )
     intl, value, length = frame["intl"], frame["value"], frame["length"]
     home = length.filter(~intl & value.is_not_null())
-    lo, hi = home.min(), home.max()
-    home_lengths = frozenset(range(int(lo), int(hi) + 1)) if home.len() else frozenset()  # type: ignore[arg-type]
+    lo, hi = home.min(), home.max()  # the national tables of every length in between
+    home_lengths = (
+        frozenset(range(lo, hi + 1)) if isinstance(lo, int) and isinstance(hi, int) else frozenset()
+    )
     codes = _codes(value.filter(intl), length.filter(intl))
     starts, ids = _lookup_table(region, home_lengths, codes)
     label = ids.gather(starts.search_sorted(frame["key"], side="right") - 1)
 
-    columns = _OUTCOMES.columns(len(_OUTCOMES.all))
+    columns = _LABELS.columns()
     kind = columns["kind"].gather(label)
     if (frame["plus0"] | (length > MAX_HOME)).any():
         skip = columns["skip"].gather(label)
@@ -359,11 +368,11 @@ def _several_numbers_regex(between: str) -> str:
 def _look_closer(raw: pl.Series) -> pl.DataFrame:
     """The rows with more than digits, fast separators and a ``+``: Excel, several, letters.
 
-    Returns per row a ``problem``, or digits for the tables (``value``,
-    ``length``, ``plus``, ``plus0`` as :func:`_look_up` takes them), or
-    ``reference``: rows with characters beyond ASCII (and the no-break
-    space), where Python's and polars' rules could differ, and shapes the
-    tables do not model.
+    Returns per row either a ``preset`` label (a problem, or the reference
+    for characters beyond ASCII and the no-break space, where Python's and
+    polars' rules could differ, and for shapes the tables do not model) or
+    digits for the tables (``value``, ``length``, ``plus``, ``plus0``, as
+    :func:`_look_up` takes them).
     """
     sci = pl.col("sci")
     fraction, exponent = sci.struct.field("2"), sci.struct.field("3")
@@ -427,21 +436,29 @@ def _look_closer(raw: pl.Series) -> pl.DataFrame:
             )
         )
         .select(
-            "problem",
+            preset=pl.when(pl.col("problem").is_not_null())
+            .then(pl.col("problem").replace_strict(_PROBLEM_IDS, return_dtype=pl.UInt32))
+            .when(pl.col("text").is_null())
+            .then(pl.lit(_REFERENCE_ID, pl.UInt32)),
             value=pl.col("text").str.to_integer(strict=False),
             length=pl.col("text").str.len_bytes().cast(pl.Int64)
             - pl.col("text").str.starts_with("+").cast(pl.Int64),
             plus=pl.col("text").str.starts_with("+").fill_null(False),
             plus0=pl.col("text").str.starts_with("+0").fill_null(False),
-            reference=pl.col("problem").is_null() & ~(pl.col("ours") & pl.col("plain")),
         )
         .collect()
     )
 
 
+_PROBLEM_IDS = {
+    text: _LABELS.id(_Problem(text))
+    for text in (MISSING, INVALID, EXCEL_DAMAGED, SEVERAL_NUMBERS, LETTERS)
+}
+
+
 def _normalise(raw: pl.Series, region: str) -> pl.DataFrame:
     """dstno, country, country_code, operator, problem and dstno as an integer (key), per row."""
-    frame = (
+    digits = (
         pl.LazyFrame({"raw": raw})
         .with_columns(
             cleaned=pl.col("raw").str.replace_many(_FAST_SEPARATORS, [""] * len(_FAST_SEPARATORS)),
@@ -451,8 +468,8 @@ def _normalise(raw: pl.Series, region: str) -> pl.DataFrame:
         )
         .with_columns(
             value=pl.col("cleaned").str.to_integer(strict=False),
-            plus=pl.col("cleaned").str.starts_with("+"),
-            plus0=pl.col("cleaned").str.starts_with("+0"),
+            plus=pl.col("cleaned").str.starts_with("+").fill_null(False),
+            plus0=pl.col("cleaned").str.starts_with("+0").fill_null(False),
             length=pl.col("cleaned").str.len_bytes().cast(pl.Int64),
         )
         .with_columns(length=pl.col("length") - pl.col("plus").cast(pl.Int64))
@@ -463,97 +480,84 @@ def _normalise(raw: pl.Series, region: str) -> pl.DataFrame:
             & (pl.col("dots") != 1)
             & ~pl.col("long")
         )
-        .select(
-            value=pl.when("simple").then("value"),
-            length="length",
-            plus=pl.col("plus").fill_null(False),
-            plus0=pl.col("plus0").fill_null(False),
-            problem=pl.lit(None, pl.String),
-            reference=pl.lit(False),
-            simple="simple",
-        )
+        .select("length", "plus", "plus0", "simple", value=pl.when("simple").then("value"))
         .collect()
     )
-    closer = (~frame["simple"]).arg_true()
+    looked = _look_up(digits, region)
+    label, value, length = looked["label"], looked["value"], looked["length"]
+
+    # The rest (Excel, dots, several numbers, letters …) is looked at closer.
+    closer = (~digits["simple"]).arg_true()
     if closer.len():
         found = _look_closer(raw.gather(closer))
-        frame = frame.with_columns(
-            frame[name].scatter(closer, found[name])
-            for name in ("value", "length", "plus", "plus0", "problem", "reference")
-        )
+        also = _look_up(found, region)
+        label = label.scatter(closer, pl.coalesce(found["preset"], also["label"], eager=True))
+        value = value.scatter(closer, also["value"])
+        length = length.scatter(closer, also["length"])
 
-    looked = _look_up(frame.select("value", "length", "plus", "plus0"), region)
-    columns = _OUTCOMES.columns(len(_OUTCOMES.all))
-    label = looked["label"]
-    rest = looked["length"] - columns["skip"].gather(label)
-    frame = (
+    # What the tables leave to the reference, once per distinct spelling;
+    # its answers become labels of this call only.
+    columns = _LABELS.columns()
+    rows = (columns["kind"].gather(label) == _REFERENCE).arg_true()
+    if rows.len():
+        spellings = raw.gather(rows)
+        distinct = spellings.unique(maintain_order=True)
+        answers = [normalise_one(r, region) for r in distinct.to_list()]
+        answered = pl.DataFrame(
+            [
+                (_ANSWERED, None if d is None else int(d), None, country, code, op, problem)
+                for d, country, code, problem in answers
+                for op in [None if d is None or code is None else operator_of(d, code)]
+            ],
+            schema=_LABEL_SCHEMA,
+            orient="row",
+        )
+        ids = (
+            pl.DataFrame({"raw": spellings})
+            .join(
+                pl.DataFrame({"raw": distinct}).with_row_index("id"),
+                on="raw",
+                how="left",
+                maintain_order="left",
+                nulls_equal=True,
+            )["id"]
+            .cast(pl.UInt32)
+        )
+        label = label.scatter(rows, ids + columns.height)
+        columns = pl.concat([columns, answered], rechunk=True)
+
+    return (
         pl.LazyFrame(
             {
                 "kind": columns["kind"].gather(label),
                 "prefix": columns["prefix"].gather(label),
-                "rest": rest,
-                "value": looked["value"],
+                "rest": length - columns["skip"].gather(label),
+                "value": value,
                 "country": columns["country"].gather(label),
                 "country_code": columns["country_code"].gather(label),
                 "operator": columns["operator"].gather(label),
-                "problem": frame["problem"],
-                "table_problem": columns["problem"].gather(label),
-                "reference": frame["reference"],
+                "problem": columns["problem"].gather(label),
             }
         )
         .with_columns(
-            key=pl.when(pl.col("kind") == _VALID).then(
+            key=pl.when(pl.col("kind") == _VALID)
+            .then(
                 pl.col("value") % pl.lit(_POWERS).gather(pl.col("rest"))
                 + pl.col("prefix") * pl.lit(_POWERS).gather(pl.col("rest"))
-            ),
-            problem=pl.coalesce("problem", "table_problem"),
-            reference=pl.col("reference") | (pl.col("kind") == _REFERENCE),
+            )
+            .when(pl.col("kind") == _ANSWERED)
+            .then("prefix")
         )
         .select(
             dstno=pl.col("key").cast(pl.String),
             country="country",
             country_code="country_code",
             operator="operator",
-            problem=pl.when(~pl.col("reference")).then("problem"),
+            problem="problem",
             key="key",
-            reference="reference",
         )
         .collect()
     )
-
-    # What the tables leave to the reference, once per distinct spelling.
-    rows = frame["reference"].arg_true()
-    if rows.len():
-        spellings = raw.gather(rows)
-        distinct = spellings.unique()
-        answers = pl.DataFrame(
-            [_with_operator(*normalise_one(r, region)) for r in distinct.to_list()],
-            schema={
-                "dstno": pl.String,
-                "country": pl.String,
-                "country_code": pl.Int32,
-                "operator": pl.String,
-                "problem": pl.String,
-            },
-            orient="row",
-        ).with_columns(raw=distinct)
-        answered = (
-            pl.DataFrame({"raw": spellings})
-            .join(answers, on="raw", how="left", maintain_order="left", nulls_equal=True)
-            .with_columns(key=pl.col("dstno").str.to_integer(strict=False))
-        )
-        frame = frame.with_columns(
-            frame[name].scatter(rows, answered[name])
-            for name in ("dstno", "country", "country_code", "operator", "problem", "key")
-        )
-    return frame.drop("reference")
-
-
-def _with_operator(
-    dstno: str | None, country: str | None, code: int | None, problem: str | None
-) -> tuple[str | None, str | None, int | None, str | None, str | None]:
-    operator = None if dstno is None or code is None else operator_of(dstno, code)
-    return dstno, country, code, operator, problem
 
 
 def normalise_numbers(
