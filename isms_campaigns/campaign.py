@@ -399,7 +399,7 @@ def _plan(
     message_type: int | None,
     billing: BillingRule,
 ) -> pl.DataFrame:
-    """The messages of ``contacts``, whose numbers ``numbers`` (from ``_normalise``) are."""
+    """The messages of ``contacts``, given their numbers normalised (``_normalise``)."""
     # Our own columns live under a prefix so no contact column can clash.
     work = contacts.hstack(numbers.rename(lambda c: f"__{c}"))
     columns = contacts.columns
