@@ -415,6 +415,9 @@ def _look_closer(raw: pl.Series) -> pl.DataFrame:
             .then(pl.lit(MISSING))
             .when(~pl.col("ours"))
             .then(None)
+            # No digit (N/A, TBA, -): phonenumbers finds nothing to start a number.
+            .when(~pl.col("text").str.contains("[0-9]"))
+            .then(pl.lit(INVALID))
             .when(pl.col("excel").is_not_null())
             .then("excel")
             .when(

@@ -189,13 +189,14 @@ def test_phonenumbers_runs_only_for_what_the_metadata_cannot_decide(
         "60123456789.0",
         "0123456789;0191234567",  # several numbers
         "1-800-FLOWERS",  # letters
+        "N/A",  # no digit at all
         "",
         None,
     ]
-    undecided = ["+1 650 253 0000", "+44 7400 123456", "N/A"]  # shared codes, no digits
+    undecided = ["+1 650 253 0000", "+44 7400 123456", "+7 912 345 6789"]  # shared codes
     out = normalise_numbers(decided + undecided + undecided)
     assert sorted(map(str, calls)) == sorted(undecided)  # once per distinct spelling
-    assert out["dstno"].to_list()[-3:-1] == ["16502530000", "447400123456"]
+    assert out["dstno"].to_list()[-3:] == ["16502530000", "447400123456", "79123456789"]
 
 
 def test_region_changes_how_national_numbers_read() -> None:
