@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import html
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
@@ -32,7 +33,7 @@ from .encoding import (
     smart_ascii_expr,
 )
 from .errors import ContactsError, PlanError
-from .numbers import find_number_column, normalise_numbers
+from .numbers import DUPLICATE, find_number_column, normalise_numbers
 from .optouts import DO_NOT_CONTACT
 from .render import finish_warnings, leftover_problem, render
 from .schedule import (
@@ -64,6 +65,53 @@ MESSAGE_COLUMNS = (
     "problem",
     "warning",
 )
+
+
+class NumberCache:
+    """Normalised numbers kept between plans of one contact list.
+
+    Re-planning the same contacts (the Composer does it on every edit of the
+    template) re-renders every message but need not re-normalise every
+    number: pass one cache to each plan, ``Campaign(…, number_cache=cache)``.
+    It keeps the numbers of one contacts frame (the same object), number
+    column, region and suppression list (the same object) and normalises
+    again when any of them changes. A suppression *file* edited meanwhile is
+    not noticed: start a new cache.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._for: tuple[object, ...] | None = None
+        self._numbers: pl.DataFrame | None = None
+
+    def numbers(
+        self, contacts: pl.DataFrame, number_column: str, region: str, suppress: Any
+    ) -> pl.DataFrame:
+        """``normalise_numbers`` of the number column, without duplicate marking."""
+        # The objects themselves are kept (not their id()), so an identity
+        # cannot be reused by a new frame while the cache holds the old one.
+        key = (contacts, number_column, region, suppress)
+        with self._lock:
+            if self._numbers is not None and self._for is not None and _same(self._for, key):
+                return self._numbers
+            text = as_text_numbers(contacts, number_column)
+            numbers = _normalise(text, number_column, region, suppress)
+            self._for, self._numbers = key, numbers
+            return numbers
+
+
+def _same(kept: tuple[object, ...], key: tuple[object, ...]) -> bool:
+    return all(a is b or (isinstance(a, str) and a == b) for a, b in zip(kept, key, strict=True))
+
+
+def _normalise(
+    contacts: pl.DataFrame, number_column: str, region: str, suppress: Any
+) -> pl.DataFrame:
+    blocked = None if suppress is None else read_numbers(suppress, region)
+    # Repeats are judged when the plan knows every row's problems (_plan).
+    return normalise_numbers(
+        contacts[number_column], region, suppress=blocked, mark_duplicates=False
+    )
 
 
 @dataclass(frozen=True)
@@ -108,6 +156,9 @@ class Campaign:
     message should contain; ``allowed_domains`` the link domains whitelisted
     for the account (their subdomains too). :meth:`checks` lists the findings;
     ``notes`` (what a user must know) begins with them, one sentence each.
+
+    ``number_cache`` (a :class:`NumberCache`) keeps the normalised numbers
+    for the next plan of the same contacts.
     """
 
     def __init__(
@@ -136,6 +187,7 @@ class Campaign:
         prefix: str | None = None,
         brand: str | None = None,
         allowed_domains: Sequence[str] | str | None = (),
+        number_cache: NumberCache | None = None,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise PlanError(f"Campaign name must be a non-empty string, not {name!r}.")
@@ -178,17 +230,23 @@ class Campaign:
             compliance, prefix=prefix, brand=brand, allowed_domains=allowed_domains
         )
         self.number_column = number_column or find_number_column(contacts.columns)
+        numbers = (
+            number_cache.numbers(contacts, self.number_column, region, suppress)
+            if number_cache is not None
+            else None
+        )
         contacts = as_text_numbers(contacts, self.number_column)
+        if numbers is None:
+            numbers = _normalise(contacts, self.number_column, region, suppress)
         self.messages = _plan(
             contacts,
+            numbers,
             number_column=self.number_column,
             template=template,
             template_column=template_column,
-            region=region,
             fallbacks=fallbacks,
             token_columns=token_columns,
             formats=formats,
-            suppress=suppress,
             smart_ascii=smart_ascii,
             message_type=message_type,
             billing=billing,
@@ -418,23 +476,21 @@ class Campaign:
 
 def _plan(
     contacts: pl.DataFrame,
+    numbers: pl.DataFrame,
     *,
     number_column: str,
     template: str | None,
     template_column: str | None,
-    region: str,
     fallbacks: Mapping[str, str] | None,
     token_columns: Mapping[str, str] | None,
     formats: Mapping[str, str] | None,
-    suppress: Any,
     smart_ascii: bool,
     message_type: int | None,
     billing: BillingRule,
     rules: Compliance,
     store: Store | None = None,
 ) -> pl.DataFrame:
-    blocked = None if suppress is None else read_numbers(suppress, region)
-    numbers = normalise_numbers(contacts[number_column], region, suppress=blocked)
+    """The messages of ``contacts``, given their numbers normalised (``_normalise``)."""
     listed = pl.lit(None, pl.String)
     if store is not None:  # the store's do-not-contact list, as the send will apply it
         numbers = numbers.with_columns(do_not_contact=store.do_not_contact(numbers["dstno"]))
@@ -500,6 +556,23 @@ def _plan(
                 pl.when(pl.col("rate").is_null()).then(
                     pl.format("no rate for +{} in the rate card", pl.col("country_code"))
                 ),
+            )
+        )
+        # A number is planned once, on its first row that can be sent: a
+        # first row with a problem of its own (a control character, …) must
+        # not leave the person without their message.
+        .with_columns(
+            sendable_key=pl.when(pl.col("problem").is_null()).then(
+                pl.col("dstno").str.to_integer(strict=False)
+            )
+        )
+        .with_columns(
+            problem=pl.coalesce(
+                "problem",
+                pl.when(
+                    pl.col("sendable_key").is_not_null()
+                    & ~pl.col("sendable_key").is_first_distinct()
+                ).then(pl.lit(DUPLICATE)),
             )
         )
         .with_columns(

@@ -212,6 +212,9 @@ def check_format(fmt: str, dtype: pl.DataType, token: str, column: str) -> None:
 def column_text(values: pl.Series, fmt: str | None, token: str) -> ColumnText:
     """The column as message text, with ``fmt`` (checked first) or the default."""
     dtype = values.dtype
+    if dtype.is_float():  # -0.0 is 0: no message says "-0" (and one value, not two)
+        values = values.to_frame().select(pl.when(pl.first() == 0).then(0.0).otherwise(pl.first()))
+        values = values.to_series().cast(dtype)
     if fmt is not None:
         check_format(fmt, dtype, token, values.name)
     elif _is_nested(dtype):
@@ -637,6 +640,7 @@ def format_reference(values: pl.Series, fmt: str | None, token: str = "x") -> li
         if value is None or blank or (isinstance(value, float) and value != value):
             out.append(None)
         elif is_number_format(fmt):
+            value = 0.0 if isinstance(value, float) and value == 0 else value  # -0.0 is 0
             out.append(python_number(value, dtype, number_spec(fmt, token)))
         else:
             out.append(python_date(value, fmt))

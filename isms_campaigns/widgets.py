@@ -51,7 +51,7 @@ from .analytics import (
     delivery_summary,
     readable_summary,
 )
-from .campaign import Campaign
+from .campaign import Campaign, NumberCache
 from .contacts import read_contacts
 from .errors import IsmsError, PlanError, TemplateError
 from .render import ISMS_TOKENS, Resolver
@@ -186,7 +186,9 @@ class Composer(widgets.VBox):  # type: ignore[misc]
     template, sender ID, send-later time (Malaysian time, empty: at once)
     and smart-ASCII switch are the widget's own fields.
     ``composer.campaign`` is the current plan (``None`` while the template or
-    a setting is in error, the reason in ``composer.error``).
+    a setting is in error, the reason in ``composer.error``). An edit
+    re-renders the messages; the numbers are normalised again only when
+    ``composer.contacts`` is given another frame.
     """
 
     def __init__(
@@ -208,6 +210,7 @@ class Composer(widgets.VBox):  # type: ignore[misc]
             contacts = read_contacts(contacts, number_column=campaign_kwargs.get("number_column"))
         self.contacts = contacts
         self.campaign_kwargs = campaign_kwargs
+        self._numbers = NumberCache()  # one normalisation for every edit
         self.preview_rows = preview_rows
         self._campaign: Campaign | None = None
         self._error: str | None = None
@@ -349,7 +352,7 @@ class Composer(widgets.VBox):  # type: ignore[misc]
                 sender_id=self.sender_id.value.strip() or None,
                 send_later=self.send_later.value.strip() or None,
                 smart_ascii=self.smart_ascii.value,
-                **self.campaign_kwargs,
+                **{"number_cache": self._numbers, **self.campaign_kwargs},
             )
             if not camp.smart_ascii:
                 self._saving = (template, camp.smart_ascii_saving())

@@ -79,6 +79,32 @@ def test_suppression_from_list_series_frame_and_file(
         assert camp.messages["problem"][1] == "suppressed", source
 
 
+def test_the_first_sendable_row_of_a_number_is_planned_not_the_first_row() -> None:
+    # The first row of Siti's number cannot be sent (a control character came
+    # in with her name): her clean second row is the one planned, and only
+    # the rows after that are duplicates.
+    contacts = pl.DataFrame(
+        {
+            "phone": ["012-345 6789", "0123456789", "+60 12-345 6789", "019-123 4567"],
+            "name": ["Siti\x07", "Siti", "Siti", "Ali"],
+        }
+    )
+    camp = ic.Campaign("t", contacts, template="Hi %name%, your parcel is here")
+    m = camp.messages
+    assert m["problem"].to_list() == ["control characters", None, "duplicate", None]
+    assert m["msg"][1] == "Hi Siti, your parcel is here"
+    assert m["credits"].to_list() == [None, 1, None, 1]
+    assert camp.sendable["dstno"].to_list() == ["60123456789", "60191234567"]
+
+
+def test_a_number_problem_still_makes_every_row_of_the_number_unsendable() -> None:
+    contacts = pl.DataFrame({"phone": ["03-2161 2345", "0321612345", "+65 9123 4567"] * 2})
+    problems = ic.Campaign("t", contacts, template="Hi").messages["problem"].to_list()
+    assert problems == ["not a mobile number"] * 2 + ["no rate for +65 in the rate card"] + [
+        "not a mobile number"
+    ] * 2 + ["no rate for +65 in the rate card"]
+
+
 def test_rate_card_prices_foreign_numbers_and_flags_unknown(tmp_path: Path) -> None:
     contacts = pl.DataFrame({"phone": ["0123456789", "+65 9123 4567", "+62 812 3456 7890"]})
     plain = ic.Campaign("t", contacts, template="Hi")
@@ -209,7 +235,7 @@ def test_a_value_that_still_reads_as_a_token_is_never_sent(contacts: pl.DataFram
         "unresolved token %Order ID% in the message",
         "iSMS token %NAME% in the message: the gateway would replace it",
         None,
-        "duplicate",
+        None,  # the first row of this number is not sent: this one is (not a duplicate)
         "invalid number",
         None,
         "unresolved token %order_id% in the message",

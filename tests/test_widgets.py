@@ -253,6 +253,37 @@ def test_a_large_list_plans_in_one_vectorised_pass() -> None:
     assert f">{n:,}<" in composer.stats.value
 
 
+def test_edits_normalise_the_numbers_once_and_new_contacts_again(
+    sample: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from isms_campaigns import campaign
+
+    normalised: list[int] = []
+    normalise = campaign.normalise_numbers
+
+    def counted(numbers: pl.Series, *args: Any, **kwargs: Any) -> pl.DataFrame:
+        normalised.append(len(numbers))
+        return normalise(numbers, *args, **kwargs)
+
+    monkeypatch.setattr(campaign, "normalise_numbers", counted)
+    composer = Composer(sample, template="Hi", delay=0, suppress=["+60 13-222 3333"])
+    for text in ("Hi %name%", "Hi %name%, order %order_id%", "Hello"):  # edits
+        composer.template.value = text
+    composer.sender_id.value = "MyShop"
+    composer.smart_ascii.value = True
+    camp = composer.campaign
+    assert camp is not None and camp.messages["msg"][0] == "Hello"
+    assert normalised == [sample.height]  # one normalisation for the five plans
+
+    fewer = sample.head(3)
+    composer.contacts = fewer  # another list: its numbers are normalised
+    composer.template.value = "Hello again"
+    camp = composer.campaign
+    assert camp is not None and camp.messages.height == 3
+    assert normalised == [sample.height, 3]
+    composer.close()
+
+
 # -- SendPanel ------------------------------------------------------------------
 
 
