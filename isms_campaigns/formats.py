@@ -213,8 +213,8 @@ def column_text(values: pl.Series, fmt: str | None, token: str) -> ColumnText:
     """The column as message text, with ``fmt`` (checked first) or the default."""
     dtype = values.dtype
     if dtype.is_float():  # -0.0 is 0: no message says "-0" (and one value, not two)
-        values = values.to_frame().select(pl.when(pl.first() == 0).then(0.0).otherwise(pl.first()))
-        values = values.to_series().cast(dtype)
+        zero = values.to_frame().select(pl.when(pl.first() == 0).then(0.0).otherwise(pl.first()))
+        values = zero.to_series().cast(dtype)
     if fmt is not None:
         check_format(fmt, dtype, token, values.name)
     elif _is_nested(dtype):
