@@ -280,10 +280,12 @@ class Compliance:
             rules["brand"] = warning.str.contains(_brand_missing(self.brand), literal=True)
         if self.prefix is None:
             rules["prefix"] = sent & ~msg.str.contains(PREFIXED)
-        # One pass: each rule's row count and first message.
-        counts = messages.select(
-            *[rule.sum().alias(name) for name, rule in rules.items()],
-            *[msg.get(rule.arg_max()).alias(f"{name} example") for name, rule in rules.items()],
+        # Each rule read once (its regexes over every message), then each one's
+        # row count and first message.
+        flags = messages.lazy().select(msg, **rules).collect()
+        counts = flags.select(
+            *[pl.col(name).sum() for name in rules],
+            *[msg.get(pl.col(name).arg_max()).alias(f"{name} example") for name in rules],
         ).row(0, named=True)
 
         def add(name: str, severity: str, what: str, pattern: str | None = None) -> None:
