@@ -85,13 +85,22 @@ class Parsed:
     restarted: list[str] = field(default_factory=list)  # files read again from the start
 
 
-def _param(plain: pl.Expr, json: pl.Expr, name: str) -> pl.Expr:
-    """A callback field from a line of text (``plain``) or a JSON line (``json``);
-    each is null on the other kind of line, and a regex skips nulls."""
+# The callback's own query, as iSMS writes it: the three fields in one pass.
+_CANONICAL = r"[?&\s]msisdn=(?P<msisdn>[^&\s\"']*)&trx_id=(?P<trx_id>[^&\s\"']*)" + (
+    r"&dn_status=(?P<dn_status>[^&\s\"']*)"
+)
+
+
+def _param(canonical: pl.Expr, plain: pl.Expr, json: pl.Expr, name: str) -> pl.Expr:
+    """A callback field: from the canonical query (one regex for all three), else from
+    a line of text in another order (``plain``: null where the canonical query was
+    found) or a JSON line (``json``); a regex skips nulls."""
     # A query value runs to the next &, space or quote; '+' and %20 are spaces
     # in a query. A JSON line has "name": "value" or a bare number (null is
     # no value).
-    raw = plain.str.extract(rf"(?:^|[?&\s]){name}=([^&\s\"']*)", 1)
+    raw = pl.coalesce(
+        canonical.struct.field(name), plain.str.extract(rf"(?:^|[?&\s]){name}=([^&\s\"']*)", 1)
+    )
     query = raw.str.replace_all(r"\+|%20", " ").str.replace_all("%2B", "+")
     quoted = json.str.extract(rf'"{name}"\s*:\s*"([^"\\]*)"', 1)
     number = json.str.extract(rf'"{name}"\s*:\s*(-?[0-9][0-9.eE+-]*)', 1)
@@ -165,13 +174,16 @@ def parse_lines(
     )
     frame = pl.DataFrame({"text": lines.cast(pl.String)}).with_row_index("line", offset=first_line)
     is_json = text.str.starts_with("{")
+    canonical = pl.col("canonical")
     parsed = (
         frame.lazy()
         .with_columns(plain=pl.when(~is_json).then(text), json=pl.when(is_json).then(text))
+        .with_columns(canonical=plain.str.extract_groups(_CANONICAL))
+        .with_columns(rest=pl.when(canonical.struct.field("msisdn").is_null()).then(plain))
         .with_columns(
-            msisdn=_param(plain, json, "msisdn"),
-            trx_id=_param(plain, json, "trx_id"),
-            dn_status=_param(plain, json, "dn_status"),
+            msisdn=_param(canonical, pl.col("rest"), json, "msisdn"),
+            trx_id=_param(canonical, pl.col("rest"), json, "trx_id"),
+            dn_status=_param(canonical, pl.col("rest"), json, "dn_status"),
             event_at=pl.coalesce(
                 stamp.str.strptime(pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False),
                 _to_utc(iso, time_zone),
@@ -181,12 +193,18 @@ def parse_lines(
             line=pl.col("line").cast(pl.Int64),
         )
     )
-    cleaned = _judge_time(_clean(parsed), now or datetime.now(UTC)).with_columns(
-        reason=pl.when(~text.str.contains(r"(?:msisdn|trx_id|dn_status)(?:=|\"\s*:)"))
-        .then(pl.lit("ignored"))
-        .otherwise(pl.col("reason"))
+    # A line is ignored when it names none of the fields (read only where none was found).
+    found = pl.any_horizontal(pl.col(f).is_not_null() for f in ("msisdn", "trx_id", "dn_status"))
+    names = pl.when(~found).then(text).str.contains(r"(?:msisdn|trx_id|dn_status)(?:=|\"\s*:)")
+    cleaned = (
+        parsed.with_columns(named=found | names.fill_null(True))
+        .pipe(_clean)
+        .pipe(_judge_time, now or datetime.now(UTC))
+        .with_columns(
+            reason=pl.when(~pl.col("named")).then(pl.lit("ignored")).otherwise(pl.col("reason"))
+        )
     )
-    return cleaned.drop("time_text", "plain", "json").collect()
+    return cleaned.drop("time_text", "plain", "json", "canonical", "rest", "named").collect()
 
 
 def _to_utc(text: pl.Expr, time_zone: str = DEFAULT_TIME_ZONE) -> pl.Expr:
