@@ -282,7 +282,7 @@ class Compliance:
             rules["prefix"] = sent & ~msg.str.contains(PREFIXED)
         # Each rule read once (its regexes over every message), then each one's
         # row count and first message.
-        flags = messages.lazy().select(msg, **rules).collect()
+        flags = messages.lazy().select(msg, **rules).collect(engine="streaming")
         counts = flags.select(
             *[pl.col(name).sum() for name in rules],
             *[msg.get(pl.col(name).arg_max()).alias(f"{name} example") for name in rules],
@@ -294,7 +294,8 @@ class Compliance:
                 found.append((name, severity, counts[name], example, what))
 
         domains = (
-            messages.filter(rules["link"])
+            messages.select("problem")
+            .filter(flags["link"])
             .select(problem.str.slice(len(LINK_PROBLEM)).str.replace(r":[^:]*$", ""))
             .unique(maintain_order=True)
             .to_series()
@@ -332,7 +333,9 @@ class Compliance:
                 f"{self.brand!r} in the template.",
             )
         if self.prefix is None:
-            advice = _prefix_advice(messages.filter(rules["prefix"]), billing, message_type)
+            # The columns the advice counts, of the rows it is about (not a copy of all).
+            billed = messages.select("type", "length", "parts", "credits")
+            advice = _prefix_advice(billed.filter(flags["prefix"]), billing, message_type)
             add("prefix", "warning", advice)
         else:
             self._prefix_cost(messages.filter(sent), billing, message_type, found)
