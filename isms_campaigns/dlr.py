@@ -124,7 +124,7 @@ def _clean(events: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-_ISO = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
+_ISO = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
 
 
 def _judge_time(events: pl.LazyFrame, now: datetime) -> pl.LazyFrame:
@@ -170,7 +170,9 @@ def parse_lines(
     # An ISO time opening the line, or a JSON time key's value, whatever it holds.
     iso = pl.coalesce(
         plain.str.extract(rf"^\s*({_ISO})", 1),
+        # A quoted value, or a bare number (no ISO time: reported as unreadable).
         json.str.extract(rf'"(?:{"|".join(TIME_COLUMNS)})"\s*:\s*"([^"]*)"', 1),
+        json.str.extract(rf'"(?:{"|".join(TIME_COLUMNS)})"\s*:\s*(-?[0-9][0-9.eE+-]*)', 1),
     )
     frame = pl.DataFrame({"text": lines.cast(pl.String)}).with_row_index("line", offset=first_line)
     is_json = text.str.starts_with("{")
@@ -207,30 +209,38 @@ def parse_lines(
     return cleaned.drop("time_text", "plain", "json", "canonical", "rest", "named").collect()
 
 
+_AWARE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?[+-]\d{2}:\d{2}$"
+_NAIVE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?$"
+
+
 def _to_utc(text: pl.Expr, time_zone: str = DEFAULT_TIME_ZONE) -> pl.Expr:
     """ISO-8601 text with or without an offset; without one it is in ``time_zone``.
-    A date alone is its midnight."""
-    value = text.str.strip_chars().str.replace(" ", "T")
+    A date alone is its midnight; an offset may be ``Z``, ``+08``, ``+0800`` or
+    ``+08:00``. Anything else is null (the caller reports it as unreadable)."""
     value = (
-        pl.when(value.str.contains(r"^\d{4}-\d{2}-\d{2}$"))
-        .then(value + "T00:00:00")
-        .otherwise(value)
+        text.str.strip_chars()
+        .str.replace(" ", "T")
+        .str.replace(r"^(\d{4}-\d{2}-\d{2})$", "${1}T00:00:00")
+        .str.replace(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})([+Z-]|$)", "${1}:00${2}")
+        .str.replace(r"Z$", "+00:00")
+        .str.replace(r"([+-]\d{2})(\d{2})$", "${1}:${2}")
+        .str.replace(r"([+-]\d{2})$", "${1}:00")
     )
-    with_offset = value.str.contains(r"(Z|[+-]\d{2}:?\d{2})$")
-    # Each branch parses only its own kind: polars infers one format per column.
+    # Each branch parses only its own, strictly shaped kind: polars infers one
+    # format per column, and a stray shape must not reach the other branch.
     aware = (
-        pl.when(with_offset)
+        pl.when(value.str.contains(_AWARE))
         .then(value)
         .str.to_datetime(time_zone="UTC", strict=False, time_unit="us")
     )
     naive = (
-        pl.when(~with_offset)
+        pl.when(value.str.contains(_NAIVE))
         .then(value)
         .str.to_datetime(strict=False, time_unit="us")
         .dt.replace_time_zone(time_zone, non_existent="null", ambiguous="earliest")
         .dt.convert_time_zone("UTC")
     )
-    return pl.when(with_offset).then(aware).otherwise(naive)
+    return pl.coalesce(aware, naive)
 
 
 def column_to_utc(frame: pl.DataFrame, time: str, time_zone: str = DEFAULT_TIME_ZONE) -> pl.Expr:

@@ -479,3 +479,30 @@ def test_the_specs_accepted_or_sent_wording_counts_as_delivered() -> None:
     )
     assert store.sql("select distinct dlr_class from messages").item() == "delivered"
     assert ic.delivery_summary(store)["delivered"].item() == 2
+
+
+def test_short_offsets_and_numeric_json_times_are_read_or_reported(tmp_path: Path) -> None:
+    """Found by a user's files: PostgreSQL writes ``+08``; a JSON time may be a number."""
+    store, msgs = sent(4)
+    csv = tmp_path / "export.csv"
+    csv.write_text(
+        "msisdn,trx_id,dn_status,time\n"
+        f"{msgs[0][0]},{msgs[0][1]},DELIVERED,2026-11-21 10:00:00+08\n"
+        f"{msgs[1][0]},{msgs[1][1]},DELIVERED,2026-11-21 10:00:00+8\n"
+    )
+    report = store.import_dlr(csv)  # one odd time must not sink the file
+    assert (report.read, report.malformed) == (1, 1)
+    assert f"{csv}:3: unreadable time 2026-11-21 10:00:00+8" in str(report)
+    log = tmp_path / "lines.log"
+    numeric = {"msisdn": msgs[3][0], "trx_id": msgs[3][1], "dn_status": "DELIVERED"}
+    numeric["received_at"] = 1763700000  # type: ignore[assignment]
+    query = f"msisdn={msgs[2][0]}&trx_id={msgs[2][1]}&dn_status=DELIVERED"
+    log.write_text(f"2026-11-21 10:00:00-05 https://x/dlr?{query}\n{json.dumps(numeric)}\n")
+    report = store.import_dlr(log)
+    assert (report.read, report.malformed) == (1, 1)
+    assert "unreadable time 1763700000" in str(report)
+    at = dict(store.sql("select sms_id, dlr_at from messages where dlr_at is not null").rows())
+    assert at == {
+        msgs[0][1]: datetime(2026, 11, 21, 2, 0, tzinfo=UTC),  # +08
+        msgs[2][1]: datetime(2026, 11, 21, 15, 0, tzinfo=UTC),  # -05, not Malaysian time
+    }
