@@ -41,7 +41,7 @@ from typing import TypeVar
 
 import polars as pl
 
-from .encoding import BillingRule, encode
+from .encoding import BillingRule, encode, parts_of
 from .errors import PlanError
 
 __all__ = ["Compliance"]
@@ -369,7 +369,7 @@ class Compliance:
         """A note when the prefix pushed messages into another part."""
         assert self.prefix is not None
         if self.prefix.isascii():  # it adds its length and changes no message's type
-            bare = rows.select(parts=_parts(pl.col("length") - len(self.prefix), billing))
+            bare = rows.select(parts=parts_of(pl.col("length") - len(self.prefix), billing))
         else:
             stripped = rows.select(msg=pl.col("msg").str.strip_prefix(self.prefix))
             bare = encode(stripped, billing, message_type)
@@ -400,7 +400,7 @@ def _prefix_advice(rows: pl.DataFrame, billing: BillingRule, message_type: int |
     # An ASCII prefix adds its length and changes no message's type: no second
     # encoding of a million messages.
     assert PREFIX.isascii()
-    credits = _parts(pl.col("length") + len(PREFIX), billing) * (
+    credits = parts_of(pl.col("length") + len(PREFIX), billing) * (
         pl.col("credits") // pl.col("parts")
     )
     with_prefix = int(rows.select(credits.sum()).item() or 0)
@@ -410,12 +410,6 @@ def _prefix_advice(rows: pl.DataFrame, billing: BillingRule, message_type: int |
         f"message fits one part, which changes the credits. prefix={PREFIX!r} puts it in "
         f"and counts it: {with_prefix:,} credits instead of {now:,} for these rows."
     )
-
-
-def _parts(length: pl.Expr, billing: BillingRule) -> pl.Expr:
-    """Parts of a message of ``length`` and the row's ``type``, as :func:`encode` counts."""
-    size = pl.when(pl.col("type") == 2).then(billing.unicode_part).otherwise(billing.ascii_part)
-    return (length + size - 1) // size
 
 
 def _frame(found: list[tuple[str, str, int, str | None, str]]) -> pl.DataFrame:

@@ -202,14 +202,19 @@ def encode(
     unicode_msg = pl.when(pl.col("type") == 2).then(msg)
     chars = msg.str.len_chars().cast(pl.Int32)
     astral = unicode_msg.str.count_matches(ASTRAL).cast(pl.Int32).fill_null(0)
-    per_part = pl.when(pl.col("type") == 2).then(rule.unicode_part).otherwise(rule.ascii_part)
     # Each stage is materialised once: polars does not share subexpressions
     # between when/then branches.
     return (
         frame.with_columns(type=kind)
         .with_columns(length=chars + astral)
-        .with_columns(parts=((pl.col("length") + per_part - 1) // per_part).cast(pl.Int32))
+        .with_columns(parts=parts_of(pl.col("length"), rule).cast(pl.Int32))
     )
+
+
+def parts_of(length: pl.Expr, rule: BillingRule) -> pl.Expr:
+    """SMS parts of a message of ``length`` and the row's ``type`` (1 or 2)."""
+    per_part = pl.when(pl.col("type") == 2).then(rule.unicode_part).otherwise(rule.ascii_part)
+    return (length + per_part - 1) // per_part
 
 
 def message_problem(
