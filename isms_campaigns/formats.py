@@ -326,8 +326,11 @@ def _float_default(frame: pl.DataFrame) -> pl.Series:
     ).to_series()
 
 
-def _parse(frame: pl.DataFrame, text: pl.Expr, pattern: str) -> pl.DataFrame:
-    """Read numbers written as text (``pattern``'s groups: sign, int, frac, exp)."""
+def _parse(
+    frame: pl.DataFrame, text: pl.Expr, pattern: str, *, scale: bool = False
+) -> pl.DataFrame:
+    """Read numbers written as text (``pattern``'s groups: sign, int, frac, exp);
+    ``scale``: a zero keeps the places it was written with (``0.00``), as a Decimal."""
     g = frame.with_columns(__g=text.str.extract_groups(pattern)).unnest("__g")
     frac = pl.col("frac").fill_null("")
     whole = pl.col("int").str.replace_all(",", "", literal=True)
@@ -348,7 +351,7 @@ def _parse(frame: pl.DataFrame, text: pl.Expr, pattern: str) -> pl.DataFrame:
         "neg",
         "ok",
         digits=pl.when(zero).then(pl.lit("0")).otherwise(pl.col("raw")),
-        exp=pl.when(zero).then(pl.lit(0, pl.Int64)).otherwise(pl.col("power")),
+        exp=pl.when(zero & (not scale)).then(pl.lit(0, pl.Int64)).otherwise(pl.col("power")),
     )
 
 
@@ -421,7 +424,7 @@ def _number_text(frame: pl.DataFrame, dtype: pl.DataType, spec: NumberSpec) -> p
     elif dtype.is_float():
         d = _float_decimal(frame)
     else:  # decimals and text: as written
-        d = _parse(frame, v.cast(pl.String), _NUMBER_TEXT)
+        d = _parse(frame, v.cast(pl.String), _NUMBER_TEXT, scale=True)
     if spec.type == "%":
         d = d.with_columns(exp=E + 2)
     if spec.type == "d":

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from isms_campaigns.errors import TemplateError
@@ -454,6 +454,7 @@ floats = st.one_of(
 
 
 @settings(max_examples=300, deadline=None)
+@example(values=[0.0, -0.0], fmt="{:e}")  # -0.0 is 0
 @given(
     values=st.lists(st.one_of(st.none(), floats), min_size=1, max_size=6),
     fmt=st.sampled_from(NUMBER_SPECS),
@@ -477,6 +478,7 @@ def test_float_text_equals_python(values: list[float | None], fmt: str | None) -
     ),
     fmt=st.sampled_from([*NUMBER_SPECS, "{:d}", "{:,d}", "{:x}"]),
 )
+@example(values=[".0", "0.00", "-0.0"], fmt="{}")  # a zero keeps the places it was written with
 def test_text_numbers_equal_python(values: list[str | None], fmt: str | None) -> None:
     series = pl.Series("x", values, dtype=pl.String)
     assert column_text(series, fmt, "x").text.to_list() == format_reference(series, fmt)
