@@ -35,7 +35,7 @@ from .encoding import (
 from .errors import ContactsError, PlanError
 from .numbers import DUPLICATE, find_number_column, normalise_numbers
 from .optouts import DO_NOT_CONTACT
-from .render import finish_warnings, leftover_problem, render
+from .render import finish_warnings, leftover_problem, literal_text, render
 from .schedule import (
     SEND_LATER_FORMAT,
     FrequencyCap,
@@ -238,6 +238,7 @@ class Campaign:
         contacts = as_text_numbers(contacts, self.number_column)
         if numbers is None:
             numbers = _normalise(contacts, self.number_column, region, suppress)
+        fixed = _fixed_text(template, template_column, contacts.columns, token_columns, smart_ascii)
         self.messages = _plan(
             contacts,
             numbers,
@@ -252,8 +253,9 @@ class Campaign:
             billing=billing,
             store=store,
             rules=self.compliance,
+            fixed=fixed,
         )
-        self._findings = self.compliance.findings(self.messages, billing, message_type)
+        self._findings = self.compliance.findings(self.messages, billing, message_type, fixed)
         self._plan_notes = self._notes()
         # What a user must know: the findings first, as sentences, then the rest.
         self.notes = [*_finding_sentences(self._findings), *self._plan_notes]
@@ -474,6 +476,21 @@ class Campaign:
 # --------------------------------------------------------------------------
 
 
+def _fixed_text(
+    template: str | None,
+    template_column: str | None,
+    columns: Sequence[str],
+    token_columns: Mapping[str, str] | None,
+    smart_ascii: bool,
+) -> list[str]:
+    """The template's own text as every message holds it (when every row uses it):
+    compliance rules it matches are not looked for in each message."""
+    if template is None or template_column is not None:
+        return []
+    text = pl.DataFrame({"msg": literal_text(template, columns, token_columns)}, {"msg": pl.String})
+    return text.select(smart_ascii_expr(pl.col("msg")) if smart_ascii else "msg")["msg"].to_list()
+
+
 def _plan(
     contacts: pl.DataFrame,
     numbers: pl.DataFrame,
@@ -488,6 +505,7 @@ def _plan(
     message_type: int | None,
     billing: BillingRule,
     rules: Compliance,
+    fixed: Sequence[str] = (),
     store: Store | None = None,
 ) -> pl.DataFrame:
     """The messages of ``contacts``, given their numbers normalised (``_normalise``)."""
@@ -542,7 +560,9 @@ def _plan(
         message_type,
     )
     planned = (
-        rules.check(planned.with_columns(warning=finish_warnings(pl.col("warning")), rate=rate))
+        rules.check(
+            planned.with_columns(warning=finish_warnings(pl.col("warning")), rate=rate), fixed
+        )
         .with_columns(
             problem=pl.coalesce(
                 pl.col("number_problem"),

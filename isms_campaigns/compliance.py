@@ -183,10 +183,11 @@ class Compliance:
             return msg
         return pl.when(msg.str.contains(r"\S")).then(pl.lit(self.prefix) + msg).otherwise(msg)
 
-    def check(self, plan: FrameT) -> FrameT:
+    def check(self, plan: FrameT, fixed: Sequence[str] = ()) -> FrameT:
         """Add ``compliance_problem`` and append compliance warnings to ``warning``.
 
         ``plan`` has the rendered ``msg``, ``country`` and ``warning`` (null or text).
+        ``fixed`` are texts every message contains (the template's own text).
         """
         if self.country is None:
             return plan.with_columns(compliance_problem=pl.lit(None, pl.String))
@@ -196,7 +197,7 @@ class Compliance:
         suspect, linked, details = pl.col("suspect"), pl.col("linked"), pl.col("details")
         problem = pl.coalesce(self._link_problem(linked), _phone_problem(suspect))
         warning = pl.concat_str(
-            [pl.col("warning"), self._details_warning(details), self._brand_warning(mine)],
+            [pl.col("warning"), self._details_warning(details), self._brand_warning(mine, fixed)],
             separator="; ",
             ignore_nulls=True,
         )
@@ -243,8 +244,8 @@ class Compliance:
             for label, pattern in PERSONAL_DETAILS.items()
         )
 
-    def _brand_warning(self, msg: pl.Expr) -> pl.Expr:
-        if self.brand is None:
+    def _brand_warning(self, msg: pl.Expr, fixed: Sequence[str]) -> pl.Expr:
+        if self.brand is None or _everywhere(_brand_pattern(self.brand), fixed, context_free=True):
             return pl.lit(None, pl.String)
         return pl.when(~msg.str.contains(_brand_pattern(self.brand))).then(
             pl.lit(_brand_missing(self.brand))
@@ -253,9 +254,17 @@ class Compliance:
     # -- per campaign ---------------------------------------------------------
 
     def findings(
-        self, messages: pl.DataFrame, billing: BillingRule, message_type: int | None
+        self,
+        messages: pl.DataFrame,
+        billing: BillingRule,
+        message_type: int | None,
+        fixed: Sequence[str] = (),
     ) -> pl.DataFrame:
-        """One row per finding, problems first: ``rule, severity, rows, example, what_to_do``."""
+        """One row per finding, problems first: ``rule, severity, rows, example, what_to_do``.
+
+        ``fixed`` are texts every message contains (the template's own text):
+        a rule they match is not looked for in each message.
+        """
         found: list[tuple[str, str, int, str | None, str]] = []
         if self.country is None:
             return _frame(found)
@@ -273,7 +282,8 @@ class Compliance:
             "phone number": (problem == PHONE_PROBLEM).fill_null(False) | also_phone,
             "personal details": warning.str.contains(DETAILS_WARNING, literal=True),
             "opt-out reply": mine
-            & pl.when(msg.str.contains(STOP_WORD)).then(msg).str.contains(OPT_OUT_REPLY),
+            if _everywhere(OPT_OUT_REPLY, fixed)
+            else mine & pl.when(msg.str.contains(STOP_WORD)).then(msg).str.contains(OPT_OUT_REPLY),
             "mine": mine,
         }
         if self.brand is not None:
@@ -388,6 +398,18 @@ class Compliance:
                     f"{credits:,} credits more. Shorten the text to save them.",
                 )
             )
+
+
+def _everywhere(pattern: str, fixed: Sequence[str], *, context_free: bool = False) -> bool:
+    """Whether ``pattern`` matches one of the ``fixed`` texts, so every message
+    holding that text matches too, whatever surrounds it.
+
+    The match must lie away from the text's ends, where ``\\b``, ``^`` and
+    ``$`` read only the text's own characters, unless the pattern has none
+    of them (``context_free``).
+    """
+    inside = pattern if context_free else f"(?s)^.+?(?:{pattern})."
+    return bool(fixed) and bool(pl.Series(fixed, dtype=pl.String).str.contains(inside).any())
 
 
 def _phone_problem(msg: pl.Expr) -> pl.Expr:

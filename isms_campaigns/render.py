@@ -317,6 +317,18 @@ def _missing_note(token: str, fallback: str | None) -> str:
     return f"%{token}% missing -> {fallback!r}"
 
 
+def literal_text(
+    template: str, columns: Sequence[str], token_columns: Mapping[str, str] | None = None
+) -> list[str]:
+    """The template's own text between its tokens, as every message it renders holds it.
+
+    >>> literal_text("Hi %name%, 50% off", ["name"])
+    ['Hi ', ', 50% off']
+    """
+    pieces = parse_template(template, columns, token_columns)
+    return [piece.text for piece in pieces if piece.token is None]
+
+
 def render(
     frame: pl.DataFrame,
     template: str | None = None,

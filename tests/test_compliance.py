@@ -6,6 +6,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import isms_campaigns as ic
 from isms_campaigns import cli
@@ -186,6 +188,33 @@ def test_an_opt_out_promise_by_reply_is_a_note() -> None:
         assert finding(plan(f"KedaiKita: sale. {text}"), "opt-out reply", "note")["rows"] == 1
     quiet = plan("KedaiKita: the bus stop is near")
     assert "opt-out reply" not in quiet.checks()["rule"].to_list()
+
+
+# The template's own text is checked once for the rules it settles (the
+# opt-out promise, the brand); the answers must be those of reading each message.
+PIECES = [
+    "%name%", "%name%", "Reply STOP", " reply stop.", "Kedai Ali", "kedai  ALI", " ", ".",
+    ": ", "stop", "STOP", "Balas BATAL", " to opt out", "SMS henti", "’", "Hi ",
+]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(PIECES), min_size=1, max_size=6),
+    st.lists(st.sampled_from(["Ali", "STOP", "Reply", "Kedai", "", " x "]), min_size=3, max_size=3),
+    st.booleans(),
+)
+def test_the_templates_own_text_is_read_as_each_message_would_be(
+    pieces: list[str], names: list[str], smart_ascii: bool
+) -> None:
+    template = "".join(pieces)
+    frame = pl.DataFrame({"phone": [MY, "0123456780", SG], "name": names, "text": [template] * 3})
+    options = {"brand": "Kedai Ali", "smart_ascii": smart_ascii, "fallbacks": {"name": "you"}}
+    once = ic.Campaign("t", frame, template=template, **options)  # type: ignore[arg-type]
+    each = ic.Campaign("t", frame, template_column="text", **options)  # type: ignore[arg-type]
+    columns = ["msg", "warning", "problem"]
+    assert once.messages.select(columns).equals(each.messages.select(columns))
+    assert once.checks().equals(each.checks())
 
 
 # -- the prefix -------------------------------------------------------------
