@@ -14,7 +14,7 @@ import html
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +35,7 @@ from .encoding import (
 from .errors import ContactsError, PlanError
 from .numbers import DUPLICATE, find_number_column, normalise_numbers
 from .optouts import DO_NOT_CONTACT
-from .render import finish_warnings, leftover_problem, literal_text, render
+from .render import Resolver, finish_warnings, leftover_problem, literal_text, render
 from .schedule import (
     SEND_LATER_FORMAT,
     FrequencyCap,
@@ -159,6 +159,13 @@ class Campaign:
 
     ``number_cache`` (a :class:`NumberCache`) keeps the normalised numbers
     for the next plan of the same contacts.
+
+    ``contacts`` holds, row for row with ``messages``, the contact columns a
+    new plan of these recipients needs (the number column, the template
+    column, and the columns the template reads): what a send keeps in the
+    store for :meth:`Store.follow_up <isms_campaigns.Store.follow_up>` and
+    :meth:`Store.export <isms_campaigns.Store.export>`. ``parent`` names the
+    campaign a follow-up follows (set by ``store.follow_up``).
     """
 
     def __init__(
@@ -214,6 +221,7 @@ class Campaign:
             billing = billing.with_rate_card(rate_card)
 
         self.name = name.strip()
+        self.parent: str | None = None
         self.template = template
         self.template_column = template_column
         self.region = region
@@ -255,6 +263,15 @@ class Campaign:
             rules=self.compliance,
             fixed=fixed,
         )
+        self.contacts = contacts.select(
+            _kept_columns(contacts, self.number_column, template, template_column, token_columns)
+        )
+        # What plans these recipients again (plan_settings); send_later is not one.
+        self._options = {
+            "fallbacks": dict(fallbacks) if fallbacks else None,
+            "token_columns": dict(token_columns) if token_columns else None,
+            "formats": dict(formats) if formats else None,
+        }
         self._findings = self.compliance.findings(self.messages, billing, message_type, fixed)
         self._plan_notes = self._notes()
         # What a user must know: the findings first, as sentences, then the rest.
@@ -290,6 +307,42 @@ class Campaign:
         other.settings = replace(self.settings, send_later=_format_send_later(send_later))
         other.notes = other._notes()
         return other
+
+    def plan_settings(self) -> dict[str, Any]:
+        """The keywords that plan recipients as this campaign did, as JSON values
+        (what the store keeps with each plan; ``send_later`` and ``suppress`` are not
+        kept: a follow-up goes out when it is sent, and the store's do-not-contact
+        list applies to every send). :meth:`from_settings` reads them back."""
+        c = self.compliance
+        return {
+            "template": self.template,
+            "template_column": self.template_column,
+            "number_column": self.number_column,
+            "region": self.region,
+            "sender_id": self.settings.sender_id,
+            "message_type": self.settings.message_type,
+            "smart_ascii": self.smart_ascii,
+            "purpose": self.purpose,
+            "window": [self.window.start.isoformat(), self.window.end.isoformat()],
+            "compliance": c.country,
+            "prefix": c.prefix,
+            "brand": c.brand,
+            "allowed_domains": list(c.allowed_domains),
+            "billing": asdict(self.billing),
+            **self._options,
+        }
+
+    @classmethod
+    def from_settings(
+        cls, name: str, contacts: pl.DataFrame, settings: Mapping[str, Any], **overrides: Any
+    ) -> Campaign:
+        """A campaign of ``contacts`` planned with ``settings`` (from :meth:`plan_settings`),
+        any keyword of ``Campaign`` in ``overrides`` taking precedence."""
+        options = {**settings, **overrides}
+        if isinstance(billing := options.get("billing"), Mapping):  # JSON keys are text
+            rates = {int(code): rate for code, rate in billing["rates"].items()}
+            options["billing"] = BillingRule(**{**billing, "rates": rates})
+        return cls(name, contacts, **options)
 
     def unicode_characters(self) -> pl.DataFrame:
         """The characters that made sendable rows Unicode: rows each, and its ASCII twin."""
@@ -601,6 +654,30 @@ def _plan(
     )
     extra = ["variant"] if template_column is not None else []
     return planned.select(*MESSAGE_COLUMNS, *extra).collect()
+
+
+def _kept_columns(
+    contacts: pl.DataFrame,
+    number_column: str,
+    template: str | None,
+    template_column: str | None,
+    token_columns: Mapping[str, str] | None,
+) -> list[str]:
+    """The contact columns a new plan of these rows needs, in the contacts' order: the
+    number column, the template column and every column a token of the templates reads.
+
+    Every text between two ``%`` is looked up as a token would be (vectorised over
+    the distinct pieces): a column is kept when in doubt, never dropped.
+    """
+    texts = [pl.Series([template], dtype=pl.String)] if template is not None else []
+    if template_column is not None:
+        texts.append(contacts[template_column].cast(pl.String).drop_nulls().unique())
+    keep = {number_column, template_column}
+    if texts:
+        pieces = pl.concat(texts).str.split("%").explode().drop_nulls().unique()
+        codes = Resolver(contacts.columns, token_columns).codes(pieces)
+        keep |= {contacts.columns[i] for i in codes.filter(codes >= 0).unique()}
+    return [c for c in contacts.columns if c in keep]
 
 
 def _finding_sentences(findings: pl.DataFrame) -> list[str]:

@@ -27,10 +27,12 @@ from .campaign import Campaign
 from .contacts import read_contacts
 from .encoding import BillingRule
 from .errors import IsmsError
+from .followup import EXCEL_ROWS, EXPORT_FORMATS
 from .report import DEFAULT_TIME_ZONE, delivery_summary, write_report
 from .schedule import PURPOSES
 
 if TYPE_CHECKING:
+    from .gateway.client import Gateway
     from .store import Store
 
 # The demo complies with what Malaysian operators expect: the RM0.00 prefix,
@@ -173,8 +175,7 @@ def print_estimate(camp: Campaign, *, price_note: str = "") -> None:
         print(camp.sendable.head(3).select("dstno", "type", "credits", "msg"))
 
 
-PLAN_WRITERS = (".csv", ".parquet", ".xlsx")
-EXCEL_ROWS = 1_048_576  # a sheet's rows, the header included
+PLAN_WRITERS = EXPORT_FORMATS
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
@@ -492,56 +493,96 @@ def cmd_balance(args: argparse.Namespace) -> int:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    from .gateway.client import Gateway
     from .store import Store
 
     camp = _campaign_from_args(args, _contacts(args))
+    with _gateway(args) as gateway, Store(args.store) as store:
+        return _send(args, camp, gateway, store)
+
+
+def cmd_follow_up(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    template = None if args.template is None and not args.template_file else _template(args)
+    with Store(_existing_store(args.store)) as store:
+        camp = store.follow_up(args.campaign, args.name, args.where, template=template)
+        print(f"Follow-up {camp.name!r} of {args.campaign!r}: the recipients {args.where!r}")
+        print_estimate(camp)
+        with _gateway(args) as gateway:
+            return _send(args, camp, gateway, store)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    with Store(_existing_store(args.store)) as store:
+        written = store.export(args.campaign, args.path)
+        n = store.sql("select count(*) from messages where campaign = ?", [args.campaign]).item()
+    print(f"Wrote the {n:,} messages of {args.campaign!r} to {written}")
+    return 0
+
+
+def _existing_store(path: str) -> str:
+    """A store file that must exist already (opening a missing one would create it)."""
+    if not Path(path).is_file():
+        raise IsmsError(
+            f"No store at {path}: give the DuckDB file your sends wrote with --store FILE."
+        )
+    return path
+
+
+def _gateway(args: argparse.Namespace) -> Gateway:
+    """The account of ISMS_USERNAME / ISMS_PASSWORD (a dry run needs none)."""
+    from .gateway.client import Gateway
+
     if args.dry_run and not os.environ.get("ISMS_USERNAME"):
-        gateway = Gateway("ISMS_USERNAME", "unused", hosts=args.hosts or None)
-    else:
-        gateway = Gateway.from_env(hosts=args.hosts or None)
+        return Gateway("ISMS_USERNAME", "unused", hosts=args.hosts or None)
+    return Gateway.from_env(hosts=args.hosts or None)
+
+
+def _send(args: argparse.Namespace, camp: Campaign, gateway: Gateway, store: Store) -> int:
+    """Show what ``camp`` sends, ask (unless --yes), send it and print the report."""
     tests = args.test_number or None
-    with gateway, Store(args.store) as store:
-        options = {
-            "amend": args.amend,
-            "allow_repeats": args.allow_repeats,
-            "max_per_number": args.max_per_number,
-        }
-        plan = camp.send(gateway, store, dry_run=True, test_numbers=tests, **options)
-        count = sum(len(p["messages"]) for p in plan.payloads)
-        if plan.stop_reason and not args.dry_run:  # outside the marketing window
-            print(f"Nothing sent: {plan.stop_reason}.\n{plan.what_to_do}")
-            return 1
-        if args.dry_run:
-            print(plan)
-            for payload in plan.payloads[:2]:
-                print(json.dumps(payload, ensure_ascii=False, indent=1))
-            if len(plan.payloads) > 2:
-                print(f"… and {len(plan.payloads) - 2:,} more requests like these.")
-            return 0
-        if count == 0:
-            print(f"Nothing to send for {plan.campaign!r}.")
-            print(plan)
-            return 0
-        question = (
-            f"Send {count:,} messages ({plan.credits_estimated:,} credits estimated) of "
-            f"campaign {plan.campaign!r} through iSMS as {gateway.username!r}? [y/N] "
-        )
-        if not args.yes and not _confirm(question):
-            print("Not sent. Add --yes to send without asking.")
-            return 1
-        report = camp.send(
-            gateway,
-            store,
-            concurrency=args.concurrency,
-            test_numbers=tests,
-            requests_per_second=args.requests_per_second,
-            check_balance=not args.no_balance_check,
-            **options,
-        )
-        print(report)
-        print(f"Everything is recorded in {args.store}.")
-        return 0 if report.ok else 1
+    options = {
+        "amend": args.amend,
+        "allow_repeats": args.allow_repeats,
+        "max_per_number": args.max_per_number,
+    }
+    plan = camp.send(gateway, store, dry_run=True, test_numbers=tests, **options)
+    count = sum(len(p["messages"]) for p in plan.payloads)
+    if plan.stop_reason and not args.dry_run:  # outside the marketing window
+        print(f"Nothing sent: {plan.stop_reason}.\n{plan.what_to_do}")
+        return 1
+    if args.dry_run:
+        print(plan)
+        for payload in plan.payloads[:2]:
+            print(json.dumps(payload, ensure_ascii=False, indent=1))
+        if len(plan.payloads) > 2:
+            print(f"… and {len(plan.payloads) - 2:,} more requests like these.")
+        return 0
+    if count == 0:
+        print(f"Nothing to send for {plan.campaign!r}.")
+        print(plan)
+        return 0
+    question = (
+        f"Send {count:,} messages ({plan.credits_estimated:,} credits estimated) of "
+        f"campaign {plan.campaign!r} through iSMS as {gateway.username!r}? [y/N] "
+    )
+    if not args.yes and not _confirm(question):
+        print("Not sent. Add --yes to send without asking.")
+        return 1
+    report = camp.send(
+        gateway,
+        store,
+        concurrency=args.concurrency,
+        test_numbers=tests,
+        requests_per_second=args.requests_per_second,
+        check_balance=not args.no_balance_check,
+        **options,
+    )
+    print(report)
+    print(f"Everything is recorded in {args.store}.")
+    return 0 if report.ok else 1
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
@@ -775,6 +816,42 @@ def _add_plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--price-per-credit", type=float, help="RM per credit, to show the cost")
 
 
+def _add_send_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--yes", action="store_true", help="send without asking for confirmation")
+    p.add_argument("--dry-run", action="store_true", help="show the requests; send nothing")
+    p.add_argument("--hosts", nargs="+", help="base URLs to use instead of the iSMS hosts")
+    p.add_argument("--concurrency", type=int, default=4, help="requests at once (default 4)")
+    p.add_argument("--requests-per-second", type=float, help="cap on the request rate")
+    p.add_argument(
+        "--test-number",
+        action="append",
+        metavar="NUMBER",
+        help="send the first message of each type to this number only (repeatable)",
+    )
+    p.add_argument(
+        "--no-balance-check",
+        action="store_true",
+        help="send even if the balance is below the estimate (the rest stays planned)",
+    )
+    p.add_argument(
+        "--amend",
+        action="store_true",
+        help="the plan changed after part of it was sent: send the new plan to the "
+        "recipients not yet sent under this campaign name",
+    )
+    p.add_argument(
+        "--allow-repeats",
+        action="store_true",
+        help="send even to numbers another campaign sent the same text in the last 7 days",
+    )
+    p.add_argument(
+        "--max-per-number",
+        metavar="N/PERIOD",
+        help="skip numbers that other campaigns of the store sent N messages within "
+        "PERIOD, e.g. 1/24h or 3/7d",
+    )
+
+
 def _add_store(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", default="campaigns.duckdb", help="DuckDB file (default %(default)s)")
 
@@ -876,40 +953,53 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_plan_options(send)
     _add_store(send)
-    send.add_argument("--yes", action="store_true", help="send without asking for confirmation")
-    send.add_argument("--dry-run", action="store_true", help="show the requests; send nothing")
-    send.add_argument("--hosts", nargs="+", help="base URLs to use instead of the iSMS hosts")
-    send.add_argument("--concurrency", type=int, default=4, help="requests at once (default 4)")
-    send.add_argument("--requests-per-second", type=float, help="cap on the request rate")
-    send.add_argument(
-        "--test-number",
-        action="append",
-        metavar="NUMBER",
-        help="send the first message of each type to this number only (repeatable)",
-    )
-    send.add_argument(
-        "--no-balance-check",
-        action="store_true",
-        help="send even if the balance is below the estimate (the rest stays planned)",
-    )
-    send.add_argument(
-        "--amend",
-        action="store_true",
-        help="the plan changed after part of it was sent: send the new plan to the "
-        "recipients not yet sent under this campaign name",
-    )
-    send.add_argument(
-        "--allow-repeats",
-        action="store_true",
-        help="send even to numbers another campaign sent the same text in the last 7 days",
-    )
-    send.add_argument(
-        "--max-per-number",
-        metavar="N/PERIOD",
-        help="skip numbers that other campaigns of the store sent N messages within "
-        "PERIOD, e.g. 1/24h or 3/7d",
-    )
+    _add_send_options(send)
     send.set_defaults(func=cmd_send)
+
+    follow = sub.add_parser(
+        "follow-up",
+        help="send a new campaign to some recipients of an earlier one (e.g. the undelivered)",
+        description=(
+            "Plan a campaign NAME of the recipients of CAMPAIGN that --where selects, with "
+            "the contact columns and settings its plan kept (its template unless --template "
+            "is given), linked to it (parent in the campaigns view); show the estimate, ask, "
+            "and send it as send does. Run it again to resume: nobody is sent twice."
+        ),
+        epilog=(
+            "--where undelivered: submitted, delivery report UNDELIVERED; failed: refused by "
+            "the gateway (e.g. -1008); no_dlr: submitted, no report imported yet; or an SQL "
+            "condition on the messages view, e.g. \"state = 'failed' or dlr_class = 'failed'\". "
+            "Import the latest delivery reports first (import-dlr)."
+        ),
+    )
+    follow.add_argument("campaign", help="the earlier campaign's name")
+    follow.add_argument("name", help="the follow-up's campaign name")
+    follow.add_argument(
+        "--where",
+        required=True,
+        metavar="WHICH",
+        help="undelivered, failed, no_dlr, or an SQL condition on the messages view",
+    )
+    follow.add_argument("--template", help="a new message text (default: the first one's)")
+    follow.add_argument("--template-file", help="read the new message text from this UTF-8 file")
+    _add_store(follow)
+    _add_send_options(follow)
+    follow.set_defaults(func=cmd_follow_up)
+
+    export = sub.add_parser(
+        "export",
+        help="write one row per message of a campaign to CSV, Parquet or Excel",
+        description=(
+            "Write every message of CAMPAIGN to PATH: the contact columns its plan kept, then "
+            "row, dstno, msg, state, problem, code, status, sms_id, submitted_at, dlr_status, "
+            "dlr_class, dlr_at and the rest of the messages view. The extension chooses the "
+            "format: .csv, .parquet or .xlsx. Times are Malaysian time."
+        ),
+    )
+    export.add_argument("campaign", help="the campaign's name")
+    export.add_argument("path", help="the file to write: .csv, .parquet or .xlsx")
+    _add_store(export)
+    export.set_defaults(func=cmd_export)
 
     cancel = sub.add_parser(
         "cancel",

@@ -24,7 +24,8 @@ The rules:
    resume: a listed number's row is skipped, in test sends too. The repeat
    guard, at every first send and resume: a number that another
    campaign sent the same text lately, may have sent it, or is sending it
-   right now is skipped, unless ``allow_repeats``. Plans are saved one at a
+   right now is skipped, unless ``allow_repeats`` (a follow-up's parent
+   campaign does not count: see ``Store.follow_up``). Plans are saved one at a
    time per database so that campaigns sent at once see each other. The
    frequency cap (``max_per_number``), when given, is applied alike.
 4. A chunk is committed ``in_flight`` right before its request leaves (after
@@ -145,6 +146,7 @@ class PlanRecord:
     message_type: int | None
     region: str
     smart_ascii: bool
+    settings: str | None = None  # Campaign.plan_settings() as JSON: plans it again
 
 
 @dataclass(frozen=True)
@@ -477,7 +479,7 @@ class Outbox:
         ).fetchall()
         if not stored:
             listed = skip_listed(self.con, messages)
-            guarded = self._cap(self._guard(listed) if guard else listed, cap)
+            guarded = self._cap(self._guard(listed, record.parent) if guard else listed, cap)
             about = (
                 self._similar_names()
                 + _listed_note(messages, listed)
@@ -491,7 +493,7 @@ class Outbox:
         held = self._repeats_held(version) if allow_repeats and not diff else 0
         # A resume is "before sending" too: other campaigns may have sent these since,
         # and the do-not-contact list may have changed.
-        repeats = self._guard_changed(version) if guard and not changed else 0
+        repeats = self._guard_changed(version, record.parent) if guard and not changed else 0
         repeats += self._cap_changed(version, cap) if not changed else 0
         relisted = self._listed_changed(version, messages) if not changed else 0
         if not (changed or held or repeats or relisted):
@@ -527,7 +529,7 @@ class Outbox:
         guarded = self._still_cancelled(guarded)
         listed = skip_listed(self.con, guarded)
         notes += _listed_note(guarded, listed)
-        guarded = self._guard(listed) if guard else listed
+        guarded = self._guard(listed, record.parent) if guard else listed
         guarded = self._cap(guarded, cap)
         if action == "amended" and not held:
             skipped = int((guarded["problem"] == ALREADY_SENT).sum())
@@ -648,7 +650,7 @@ class Outbox:
             )
         )
 
-    def _guard_changed(self, version: int) -> int:
+    def _guard_changed(self, version: int, parent: str | None) -> int:
         """Rows whose repeat guard differs now: still to send but a repeat now, or held
         back because another campaign was sending them and it no longer is."""
         pending = self._frame(
@@ -667,8 +669,8 @@ class Outbox:
             """,
             [self.campaign, version],
         )
-        now_repeats = int(self._guard(pending)["problem"].is_not_null().sum())
-        released = int(self._guard(held)["problem"].is_null().sum())
+        now_repeats = int(self._guard(pending, parent)["problem"].is_not_null().sum())
+        released = int(self._guard(held, parent)["problem"].is_null().sum())
         return now_repeats + released
 
     def _listed_changed(self, version: int, messages: pl.DataFrame) -> int:
@@ -710,9 +712,10 @@ class Outbox:
         elsewhere = {r[5] for r in rows if not _stale(Holder(*r[:5]))}
         return sorted((here | elsewhere) - {self.campaign})
 
-    def _guard(self, messages: pl.DataFrame) -> pl.DataFrame:
+    def _guard(self, messages: pl.DataFrame, parent: str | None) -> pl.DataFrame:
         """The repeat guard: the same text to the same number by another campaign lately,
-        or by one being sent right now."""
+        or by one being sent right now. A follow-up's ``parent`` is not another: messaging
+        its recipients again is what the follow-up is for."""
         new = messages.filter(pl.col("problem").is_null()).select("row", "dstno", "msg")
         if new.is_empty():
             return messages
@@ -723,7 +726,7 @@ class Outbox:
                     select m.campaign, m.chunk, m.row, n.row as new_row
                     from ic_messages m join ic_new_plan n on m.dstno = n.dstno and m.msg = n.msg
                     join ic_campaigns c on c.campaign = m.campaign and c.kind = 'campaign'
-                    where m.campaign <> $c
+                    where m.campaign <> $c and m.campaign is distinct from $parent
                 ),
                 sent as (  -- possibly sent (a request marked for resending too), or going now
                     select s.new_row, v.campaign,
@@ -745,7 +748,7 @@ class Outbox:
                 from sent where sent_at >= now() - to_days({REPEAT_DAYS})
                 group by new_row
                 """,
-                {"c": self.campaign, "busy": self._busy()},
+                {"c": self.campaign, "parent": parent, "busy": self._busy()},
             )
         if repeats.is_empty():
             return messages
@@ -910,11 +913,29 @@ class Outbox:
                     [*head, prepared.version, self.campaign],
                 )
             con.execute(
-                "insert into ic_plans values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "insert into ic_plans (campaign, version, created_at, template, sender_id, "
+                "send_later, message_type, region, smart_ascii, rows, sendable, "
+                "credits_estimated, action) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [self.campaign, prepared.version, now, *head, prepared.action],
             )
             with registered(con, "ic_incoming", plan_rows):
-                con.execute("insert into ic_messages by name select * from ic_incoming")
+                if "contact" in plan_rows.columns:  # a struct: kept as JSON, with its type
+                    con.execute(
+                        "insert into ic_messages by name select * replace "
+                        "(to_json(contact)::varchar as contact) from ic_incoming"
+                    )
+                    con.execute(
+                        "update ic_plans set contact_type = "
+                        "(select any_value(typeof(contact)) from ic_incoming) "
+                        "where campaign = ? and version = ?",
+                        [self.campaign, prepared.version],
+                    )
+                else:
+                    con.execute("insert into ic_messages by name select * from ic_incoming")
+            con.execute(
+                "update ic_plans set settings = ? where campaign = ? and version = ?",
+                [record.settings, self.campaign, prepared.version],
+            )
             with registered(con, "ic_incoming", plan_chunks):
                 con.execute("insert into ic_chunks by name select * from ic_incoming")
             self._append_locked_in_transaction(

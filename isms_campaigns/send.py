@@ -753,18 +753,21 @@ def plan_of(
     record = PlanRecord(
         campaign=camp.name,
         kind="campaign",
-        parent=None,
+        parent=camp.parent,
         template=camp.template,
         sender_id=camp.settings.sender_id,
         send_later=camp.settings.send_later,
         message_type=camp.settings.message_type,
         region=camp.region,
         smart_ascii=camp.smart_ascii,
+        settings=json.dumps(camp.plan_settings(), ensure_ascii=False),
     )
-    if test_numbers is None:
-        return record, camp.messages
+    if test_numbers is None:  # each row's contact columns go with it (store.follow_up)
+        return record, camp.messages.with_columns(contact=camp.contacts.to_struct())
     n = store.outbox(camp.name).tests_made() + 1
-    test = replace(record, campaign=f"{camp.name} [test {n}]", kind="test", parent=camp.name)
+    test = replace(
+        record, campaign=f"{camp.name} [test {n}]", kind="test", parent=camp.name, settings=None
+    )
     return test, _test_messages(camp, test_numbers)
 
 

@@ -22,6 +22,7 @@ holds is written.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import re
@@ -60,6 +61,7 @@ from .state import (
 )
 
 if TYPE_CHECKING:
+    from .campaign import Campaign
     from .dlr import ImportReport
 
 T = TypeVar("T")
@@ -270,6 +272,14 @@ MIGRATIONS: tuple[str, ...] = (
     alter table ic_dlr_offsets add column head_bytes bigint;
     """,
     optouts.TABLES,
+    """
+    -- What plans a campaign's recipients again (store.follow_up, store.export):
+    -- each message's contact columns as a JSON object, and per plan version
+    -- their DuckDB type (a STRUCT) and the Campaign keywords, as JSON.
+    alter table ic_messages add column contact varchar;
+    alter table ic_plans add column contact_type varchar;
+    alter table ic_plans add column settings varchar;
+    """,
 )
 
 # Views are not data: they are replaced on every open, so they always match
@@ -666,10 +676,53 @@ class Store:
         campaign = box.campaign
         if not box.exists():
             known = self.sql("select campaign from ic_campaigns order by created_at")["campaign"]
+            close = difflib.get_close_matches(campaign, known.to_list(), n=3, cutoff=0.6)
+            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
             raise StoreError(
-                f"No campaign {campaign!r} in the store {self.path}; it has: "
+                f"No campaign {campaign!r} in the store {self.path}.{hint} It has: "
                 f"{', '.join(known) or 'none yet'}."
             )
+
+    # -- follow-ups and exports (see :mod:`.followup`) ---------------------------------
+
+    def follow_up(
+        self, campaign: str, name: str, where: str, template: str | None = None
+    ) -> Campaign:
+        """A new campaign ``name`` to the recipients of ``campaign`` that ``where`` selects,
+        planned as ``campaign`` was and linked to it (``parent`` in the ``campaigns`` view).
+
+        ``where``: ``"undelivered"`` (submitted, delivery report UNDELIVERED),
+        ``"failed"`` (refused by the gateway, e.g. -1008), ``"no_dlr"`` (submitted, no
+        report imported yet), or an SQL condition on the ``messages`` view and the
+        contact columns the plan kept. The recipients keep their contact rows (those
+        columns); the plan keeps the first's template (or ``template=``), sender ID,
+        prefix, brand, purpose, window, compliance and billing. Not ``send_later``: it
+        goes out when sent (``camp.rescheduled(…)`` to schedule it). Sending it works
+        as for any campaign: the do-not-contact list, the repeat guard (which does not
+        count ``campaign``'s own messages: re-messaging them is the point) and a resume
+        under the same name, which sends nobody twice.
+
+        Raises :class:`StoreError` for an unknown campaign, a ``where`` that is not a
+        condition or selects nobody (a follow-up of nobody is not made), or a campaign
+        planned by an older isms_campaigns that kept no contact columns.
+        """
+        from .followup import follow_up
+
+        self._require(self.outbox(campaign))
+        return follow_up(self, campaign, name, where, template)
+
+    def export(self, campaign: str, path: str | Path) -> Path:
+        """Write one row per message of ``campaign`` to ``path``: its kept contact
+        columns, then the ``messages`` view's (state, code, delivery status, times).
+
+        The extension chooses the format: ``.csv``, ``.parquet`` or ``.xlsx``. Times are
+        Malaysian: with their offset in CSV, instants in Parquet, wall-clock in Excel. The
+        file appears only once complete. Returns the path.
+        """
+        from .followup import export
+
+        self._require(self.outbox(campaign))
+        return export(self, campaign, path)
 
     def import_dlr(self, source: Any, *, time_zone: str = DEFAULT_TIME_ZONE) -> ImportReport:
         """Import delivery reports: logs, callback URLs, CSV/TSV/Parquet/JSONL, a frame,

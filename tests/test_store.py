@@ -501,6 +501,9 @@ def back_to_before(con: duckdb.DuckDBPyConnection, version: int, *, only: bool =
         7: [f"alter table ic_dlr_offsets drop column {c}" for c in ("device", "inode", "head",
                                                                       "head_bytes")],
         8: ["drop view suppressions", "drop table ic_optouts"],
+        9: ["alter table ic_messages drop column contact",
+            "alter table ic_plans drop column contact_type",
+            "alter table ic_plans drop column settings"],
     }  # fmt: skip
     for v in [version] if only else range(len(MIGRATIONS), version - 1, -1):
         for statement in undo.get(v, []):
