@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import isms_campaigns as ic
 from isms_campaigns.simulator import Account, Simulator
-from isms_campaigns.store import MIGRATIONS
+from isms_campaigns.store import MIGRATIONS, VARIANTS_AND_PRICE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,11 +25,11 @@ VIEWS = {
     "campaigns": [
         "campaign", "kind", "parent", "created_at", "template", "sender_id", "send_later",
         "rows", "sendable", "credits_estimated", "planned", "submitted", "failed", "unknown",
-        "skipped", "cancelled", "version", "credits_charged",
+        "skipped", "cancelled", "version", "credits_charged", "price_per_credit",
     ],
     "messages": [
         "campaign", "row", "dstno", "msg", "type", "parts", "credits", "operator", "country",
-        "problem", "warning", "chunk", "version", "state", "code", "status", "sms_id",
+        "problem", "warning", "chunk", "version", "variant", "state", "code", "status", "sms_id",
         "submitted_at", "dlr_status", "dlr_class", "dlr_at",
     ],
     "batches": [
@@ -43,7 +43,7 @@ VIEWS = {
     ],
     "plans": [
         "campaign", "version", "created_at", "action", "template", "sender_id", "send_later",
-        "rows", "sendable", "credits_estimated",
+        "rows", "sendable", "credits_estimated", "price_per_credit",
     ],
     "suppressions": ["number", "reason", "source", "since"],
 }  # fmt: skip
@@ -491,6 +491,7 @@ def test_a_store_from_before_the_tallies_gets_them_at_open(tmp_path: Path) -> No
 
 
 TALLIES = ("ic_tally", "ic_arrivals")
+VARIANTS = MIGRATIONS.index(VARIANTS_AND_PRICE) + 1  # the schema that counts A/B variants
 
 
 def back_to_before(con: duckdb.DuckDBPyConnection, version: int, *, only: bool = False) -> None:
@@ -501,6 +502,12 @@ def back_to_before(con: duckdb.DuckDBPyConnection, version: int, *, only: bool =
         7: [f"alter table ic_dlr_offsets drop column {c}" for c in ("device", "inode", "head",
                                                                       "head_bytes")],
         8: ["drop view suppressions", "drop table ic_optouts"],
+        VARIANTS: [
+            "alter table ic_tally drop column variant",
+            "alter table ic_campaigns drop column price_per_credit",
+            "alter table ic_plans drop column price_per_credit",
+            "alter table ic_messages drop column row_template",
+        ],
     }  # fmt: skip
     for v in [version] if only else range(len(MIGRATIONS), version - 1, -1):
         for statement in undo.get(v, []):
