@@ -102,7 +102,7 @@ DIMENSION_LABELS: dict[str, str] = {
     "country": "Country",
     "type": "Type (1 = ASCII, 2 = Unicode)",
     "parts": "Parts per message",
-    "variant": "A/B variant",
+    "variant": "Variant (A/B)",
     "sender_id": "Sender ID",
     "hour": "Hour of day submitted",
     "date": "Date submitted",

@@ -327,8 +327,16 @@ def test_the_kept_message_state_equals_a_rebuild_and_the_log(
     start = datetime.now(UTC)  # reports after the requests: evidence for unknown ones
 
     def campaign(name: str) -> ic.Campaign:
-        chosen = names[name][: len(names[name]) - 7 * version[name]]
-        return ic.Campaign(name, pl.DataFrame({"phone": chosen}), template=f"Hi from {name}")
+        chosen = pl.DataFrame({"phone": names[name][: len(names[name]) - 7 * version[name]]})
+        if name == "b":  # an A/B test, priced: the tallies count its variants
+            chosen = ic.split(chosen, {"A": 0.5, "B": 0.5}, seed=version[name])
+            return ic.Campaign(
+                name,
+                chosen,
+                template={"A": "Hi from b", "B": "Hello from b"},
+                billing=ic.BillingRule(price_per_credit=0.05),
+            )
+        return ic.Campaign(name, chosen, template=f"Hi from {name}")
 
     def send(name: str, amend: bool = False) -> None:
         with suppress(ic.PlanChanged, ic.SendError):  # refused as a user would see it
@@ -390,7 +398,7 @@ def test_the_kept_message_state_equals_a_rebuild_and_the_log(
         """Each grouping from the tallies, and counted from the messages (a period)."""
         return [
             ic.delivery_summary(store, by=by, **period)  # type: ignore[arg-type]
-            for by in ("campaign", "operator", ["hour", "parts"])
+            for by in ("campaign", "operator", ["hour", "parts"], ["campaign", "variant"])
             for period in ({}, {"since": "2000-01-01"})
         ]
 
