@@ -2,8 +2,8 @@
 
 >>> import polars as pl
 >>> contacts = pl.DataFrame({"phone": [f"01234567{n:02d}" for n in range(10)]})
->>> split(contacts, {"A": 0.5, "B": 0.5}, seed=7)["variant"].value_counts(sort=True).rows()
-[('A', 5), ('B', 5)]
+>>> split(contacts, {"A": 0.3, "B": 0.7}, seed=7)["variant"].to_list()
+['B', 'A', 'B', 'A', 'B', 'B', 'B', 'B', 'B', 'A']
 
 A campaign reads the labels from the contacts' ``variant`` column: each
 message carries its variant (``Campaign.messages``, the store's ``messages``
