@@ -30,6 +30,7 @@ from .render import parse_template
 from .report import write_report
 from .send import SendReport
 from .store import Store
+from .variants import split
 
 
 def __getattr__(name: str) -> object:
@@ -69,6 +70,7 @@ __all__ = [
     "plots",
     "read_contacts",
     "read_rate_card",
+    "split",
     "widgets",
     "write_report",
 ]

@@ -39,6 +39,7 @@ import polars as pl
 
 from .errors import IsmsError
 from .gateway.codes import CODES, describe
+from .money import UNKNOWN, ringgit_text
 from .state import TALLY
 
 if TYPE_CHECKING:
@@ -77,14 +78,15 @@ class ReportError(IsmsError, ValueError):
 # row (b, joined to its campaign c). A request holds messages of one campaign
 # and one type, sent at one moment, so the credits the gateway charged for it
 # belong wholly to one value of those dimensions; None marks the dimensions a
-# request mixes (operators, countries, part counts), whose charged credits
-# cannot be attributed and are shown as null.
+# request mixes (operators, countries, part counts, A/B variants), whose
+# charged credits cannot be attributed and are shown as null.
 _DIMENSIONS: dict[str, tuple[str, str | None]] = {
     "campaign": ("m.campaign", "b.campaign"),
     "operator": ("m.operator", None),
     "country": ("m.country", None),
     "type": ("m.type", "b.type"),
     "parts": ("m.parts", None),
+    "variant": ("m.variant", None),
     "sender_id": ("m.sender_id", "c.sender_id"),
     # z.local: the message's submission in $tz, from its quarter-hour slice (below).
     "hour": ("hour(z.local)", "hour(timezone($tz, b.finished_at))"),
@@ -100,6 +102,7 @@ DIMENSION_LABELS: dict[str, str] = {
     "country": "Country",
     "type": "Type (1 = ASCII, 2 = Unicode)",
     "parts": "Parts per message",
+    "variant": "Variant (A/B)",
     "sender_id": "Sender ID",
     "hour": "Hour of day submitted",
     "date": "Date submitted",
@@ -120,7 +123,7 @@ DELIVERED_NOTE = (
 # parameter it does not): a report of one campaign reads only its rows.
 _ONE = "($one::varchar is null or {}.campaign = $one)"
 _CHOSEN = """
-    select campaign, sender_id, created_at from ic_campaigns
+    select campaign, sender_id, created_at, price_per_credit from ic_campaigns
     where case when $campaigns::varchar[] is null then kind <> 'test'
                else list_contains($campaigns, campaign) end
 """
@@ -143,6 +146,8 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "credits_estimated",
     "credits_submitted",
     "credits_charged",
+    "cost_estimated_rm",
+    "cost_charged_rm",
     "dlr_seconds_median",
     "dlr_seconds_p90",
 )
@@ -229,7 +234,8 @@ def delivery_summary(
 ) -> pl.DataFrame:
     """Counts, delivery rate with its interval, credits and time to DLR, grouped ``by``.
 
-    ``by``: one of :data:`DIMENSIONS` or a list of them (``"hour"`` and
+    ``by``: one of :data:`DIMENSIONS` or a list of them (``"variant"`` is the
+    A/B label, null for messages of campaigns without variants; ``"hour"`` and
     ``"date"`` are of ``submitted_at`` in ``time_zone``; null for messages
     never submitted). ``campaigns``: a name or a list; by default every
     campaign except test sends. ``since`` / ``until`` (a date, datetime or
@@ -251,8 +257,11 @@ def delivery_summary(
     submitted ones: what the gateway should have charged) and
     ``credits_charged`` (what the gateway reported charging: exact by
     campaign, type, sender ID, hour and date, since each request is of one
-    of those; null when ``by`` includes operator, country or parts, which a
-    request mixes, or when the gateway did not report it);
+    of those; null when ``by`` includes operator, country, parts or
+    variant, which a request mixes, or when the gateway did not report it);
+    ``cost_estimated_rm`` and ``cost_charged_rm``: those credits in ringgit at
+    each campaign's price per credit, to the sen (null when a campaign of the
+    group has no price: unknown, not free);
     ``dlr_seconds_median`` / ``dlr_seconds_p90``: seconds from submission to
     the final report (each message's delay in whole seconds, as report
     times are; a report a fraction of a second early counts 0).
@@ -273,7 +282,10 @@ def delivery_summary(
         charged_cte = f"""
             , charged as (
                 select {", ".join(f"{e} as {d}" for d, e in zip(dims, batch_dims, strict=True))},
-                       sum(b.credits_charged)::bigint as credits_charged
+                       sum(b.credits_charged)::bigint as credits_charged,
+                       case when sum(b.credits_charged) is not null
+                            then {_ringgit("b.credits_charged", "c.price_per_credit")}
+                       end as cost_charged_rm
                 from batches b join chosen c on c.campaign = b.campaign
                 where {_ONE.format("b")}
                   and ($since::timestamptz is null or b.finished_at >= $since)
@@ -281,9 +293,10 @@ def delivery_summary(
                 group by all
             )"""
         charged_join = f"left join charged g on {_same('g', 'k', dims)}"
-        charged = "g.credits_charged"
+        charged, charged_cost = "g.credits_charged", "g.cost_charged_rm"
     else:
-        charged_cte, charged_join, charged = "", "", "null::bigint"
+        charged_cte, charged_join = "", ""
+        charged, charged_cost = "null::bigint", "null::double"
     # Wilson score interval for delivered out of submitted.
     p, n, z2 = "(k.delivered / k.submitted)", "k.submitted", Z95 * Z95
     centre = f"({p} + {z2} / (2 * {n})) / (1 + {z2} / {n})"
@@ -327,11 +340,12 @@ def delivery_summary(
     query = f"""
         with chosen as ({_CHOSEN}),
         picked as (
-            select t.*, c.sender_id, c.created_at
+            select t.*, c.sender_id, c.created_at, c.price_per_credit
             from ({tally}) t join chosen c on c.campaign = t.campaign
         ),{slices}
         keyed as (
-            select {keys}, m.state, m.dlr_class, m.seconds, m.messages, m.credits, m.created_at
+            select {keys}, m.state, m.dlr_class, m.seconds, m.messages, m.credits, m.created_at,
+                   m.price_per_credit
             from picked m {slices_join}
         ),
         counts as (
@@ -349,6 +363,8 @@ def delivery_summary(
                    {_counted("state = 'submitted' and dlr_class is null")} as no_dlr,
                    {_counted("state <> 'skipped'", "credits")} as credits_estimated,
                    {_counted("state = 'submitted'", "credits")} as credits_submitted,
+                   {_ringgit("credits", "price_per_credit", "state <> 'skipped'")}
+                       as cost_estimated_rm,
                    min(created_at) as first_created
             from keyed group by {columns}
         ),
@@ -370,6 +386,7 @@ def delivery_summary(
                case when k.submitted = 0 then null when k.delivered = k.submitted then 1
                     else least({centre} + {half}, 1) end::double as rate_high,
                k.credits_estimated, k.credits_submitted, {charged} as credits_charged,
+               k.cost_estimated_rm, {charged_cost} as cost_charged_rm,
                {quantile.format(0)} as dlr_seconds_median, {quantile.format(1)} as dlr_seconds_p90
         from counts k left join delays q on {_same("q", "k", dims)} {charged_join}
         order by {order}
@@ -377,23 +394,30 @@ def delivery_summary(
     return _run(store, query, params)
 
 
-def readable_summary(summary: pl.DataFrame, dim: str) -> pl.DataFrame:
-    """A :func:`delivery_summary` by ``dim`` as people read it: labelled, rates in %.
+def readable_summary(summary: pl.DataFrame, dim: str | Sequence[str]) -> pl.DataFrame:
+    """A :func:`delivery_summary` by ``dim`` (one or a list) as people read it:
+    labelled, rates in %, money in ringgit.
 
     The columns get words (``Delivered (SMSC ack.)``, ``No DLR yet``…), the
     rarer states (planned, unknown, pending, other DLR) show only where they
-    occur, the rate and its interval become one text column and seconds are
-    rounded. This is the table of the report and of the Dashboard.
+    occur, the rate and its interval become one text column, seconds are
+    rounded and costs read ``RM 1,234.50`` (``unknown`` without a price per
+    credit). This is the table of the report and of the Dashboard.
     """
 
     def pct(c: str) -> pl.Expr:
         return (pl.col(c) * 100).round(1).cast(pl.String) + "%"
 
-    label = DIMENSION_LABELS[dim]
-    if dim in ("hour", "date"):
-        key = pl.col(dim).cast(pl.String).fill_null("not submitted")
-    else:
-        key = pl.col(dim).cast(pl.String).fill_null("(none)")
+    def key(d: str) -> pl.Expr:
+        missing = "not submitted" if d in ("hour", "date") else "(none)"
+        return pl.col(d).cast(pl.String).fill_null(missing).alias(DIMENSION_LABELS[d])
+
+    def cost(credits: str, rm: str) -> pl.Expr:
+        """Null where the credits are (not attributable), else RM or unknown."""
+        return pl.when(pl.col(credits).is_not_null()).then(
+            ringgit_text(pl.col(rm)).fill_null(UNKNOWN)
+        )
+
     states = [
         ("skipped", "Skipped"),
         ("planned", "Planned"),
@@ -410,7 +434,7 @@ def readable_summary(summary: pl.DataFrame, dim: str) -> pl.DataFrame:
     rare = ["planned", "unknown", "pending", "other_dlr"]
     present = summary.select(pl.col(rare).sum() > 0).row(0, named=True)
     return summary.select(
-        key.alias(label),
+        *(key(d) for d in check_dimensions(dim)),
         pl.col("messages").alias("Messages"),
         *(pl.col(c).alias(name) for c, name in states if present.get(c, True)),
         pl.when(pl.col("submitted") > 0)
@@ -418,6 +442,8 @@ def readable_summary(summary: pl.DataFrame, dim: str) -> pl.DataFrame:
         .alias("Delivery rate (95 % CI)"),
         pl.col("credits_estimated").alias("Credits est."),
         pl.col("credits_charged").alias("Credits charged"),
+        cost("credits_estimated", "cost_estimated_rm").alias("Cost est."),
+        cost("credits_charged", "cost_charged_rm").alias("Cost charged"),
         pl.col("dlr_seconds_median").round(1).alias("DLR median s"),
         pl.col("dlr_seconds_p90").round(1).alias("DLR p90 s"),
     )
@@ -708,6 +734,15 @@ def instant(value: date | datetime | str | None, zone: tzinfo, name: str) -> dat
 def _counted(condition: str, column: str = "messages") -> str:
     """The sum of a tally's ``column`` over its rows meeting ``condition`` (0 if none)."""
     return f"coalesce(sum({column}) filter (where {condition}), 0)::bigint"
+
+
+def _ringgit(credits: str, price: str, condition: str = "true") -> str:
+    """The sum of ``credits`` × ``price`` over the rows meeting ``condition``, in RM to
+    the sen; null when a campaign of the group has no price (an unknown cost, not 0).
+    Decimal arithmetic: a half sen rounds up, as on a bill."""
+    return f"""(case when bool_or({price} is null) then null
+                     else round(coalesce(sum({credits} * {price}::decimal(18, 6))
+                                         filter (where {condition}), 0), 2) end)::double"""
 
 
 def _same(a: str, b: str, dims: Sequence[str]) -> str:

@@ -32,7 +32,8 @@ from .encoding import (
     non_ascii_expr,
     smart_ascii_expr,
 )
-from .errors import ContactsError, PlanError
+from .errors import ContactsError, PlanError, TemplateError
+from .money import cost_rm
 from .numbers import DUPLICATE, find_number_column, normalise_numbers
 from .optouts import DO_NOT_CONTACT
 from .render import Resolver, finish_warnings, leftover_problem, literal_text, render
@@ -44,6 +45,7 @@ from .schedule import (
     malaysian_time,
     stored_send_later,
 )
+from .variants import VARIANT
 
 if TYPE_CHECKING:
     from .gateway.client import Gateway
@@ -139,12 +141,19 @@ class Campaign:
     ``window``, 08:00–20:00 Malaysian time unless given; ``"transactional"``
     for order notices, OTPs and reminders, at any hour), ``smart_ascii`` (replace
     curly quotes, dashes … by ASCII so rows stay type 1),
-    ``template_column`` (a column holding each row's template, for A/B
-    variants or messages written elsewhere; a row whose template names an
-    unknown token gets a ``problem``), ``token_columns`` (map ``%name%`` etc.
+    ``template_column`` (a column holding each row's template, for
+    messages written elsewhere; a row whose template names an unknown token
+    gets a ``problem``), ``token_columns`` (map ``%name%`` etc.
     to differently named columns), ``formats`` (per token: ``{"amount":
     "{:.2f}", "dob": "%d/%m/%Y"}``, see :mod:`isms_campaigns.formats`),
-    ``message_type`` (force 1 or 2), ``billing`` and ``rate_card``.
+    ``message_type`` (force 1 or 2), ``billing`` (its ``price_per_credit``
+    in RM is kept with the campaign when it is sent) and ``rate_card``.
+
+    A/B variants: a ``variant`` column in the contacts (``ic.split`` makes
+    one) labels each row; ``messages`` gets it and the store keeps it, for
+    ``delivery_summary(by="variant")``. ``template={"A": "…", "B": "…"}``
+    gives each variant its text (a row whose variant has none gets a
+    ``problem``).
     ``store``: the numbers on its do-not-contact list are skipped in the
     estimate as they will be at sending (``do-not-contact: <reason> since
     <date>``); every send through a store skips them whether given or not.
@@ -172,7 +181,7 @@ class Campaign:
         self,
         name: str,
         contacts: pl.DataFrame | str | Path,
-        template: str | None = None,
+        template: str | Mapping[str, str] | None = None,
         *,
         sender_id: str | None = None,
         number_column: str | None = None,
@@ -207,6 +216,8 @@ class Campaign:
             )
         if template is None and template_column is None:
             raise PlanError("Give a template='Hi %name%, …' or a template_column.")
+        if isinstance(template, Mapping):
+            template = _variant_templates(template, template_column, contacts.columns)
         if template_column is not None and template_column not in contacts.columns:
             raise PlanError(
                 f"template_column={template_column!r} is not a column; the columns are "
@@ -292,8 +303,14 @@ class Campaign:
     @property
     def cost(self) -> float | None:
         """Total cost in RM, when the billing rule has a price per credit."""
-        price = self.billing.price_per_credit
-        return None if price is None else round(self.credits * price, 2)
+        return cost_rm(self.credits, self.billing.price_per_credit)
+
+    @property
+    def variants(self) -> list[str]:
+        """The A/B variant labels of the messages, in order of first row ([] without)."""
+        if VARIANT not in self.messages.columns:
+            return []
+        return self.messages[VARIANT].drop_nulls().unique(maintain_order=True).to_list()
 
     @property
     def scheduled(self) -> datetime | None:
@@ -530,7 +547,7 @@ class Campaign:
 
 
 def _fixed_text(
-    template: str | None,
+    template: str | Mapping[str, str] | None,
     template_column: str | None,
     columns: Sequence[str],
     token_columns: Mapping[str, str] | None,
@@ -538,7 +555,7 @@ def _fixed_text(
 ) -> list[str]:
     """The template's own text as every message holds it (when every row uses it):
     compliance rules it matches are not looked for in each message."""
-    if template is None or template_column is not None:
+    if not isinstance(template, str) or template_column is not None:
         return []
     text = pl.DataFrame({"msg": literal_text(template, columns, token_columns)}, {"msg": pl.String})
     return text.select(smart_ascii_expr(pl.col("msg")) if smart_ascii else "msg")["msg"].to_list()
@@ -549,7 +566,7 @@ def _plan(
     numbers: pl.DataFrame,
     *,
     number_column: str,
-    template: str | None,
+    template: str | Mapping[str, str] | None,
     template_column: str | None,
     fallbacks: Mapping[str, str] | None,
     token_columns: Mapping[str, str] | None,
@@ -566,15 +583,38 @@ def _plan(
     if store is not None:  # the store's do-not-contact list, as the send will apply it
         numbers = numbers.with_columns(do_not_contact=store.do_not_contact(numbers["dstno"]))
         listed = pl.col("__do_not_contact")
+    variant = None
+    if VARIANT in contacts.columns:
+        variant = contacts[VARIANT].cast(pl.String)
+        numbers = numbers.with_columns(variant=variant)
     numbers = numbers.rename(lambda c: f"__{c}")
+    source, variant_problem = contacts, pl.lit(None, pl.String)
+    if isinstance(template, Mapping):  # each row the text of its variant
+        assert variant is not None  # checked by _variant_templates
+        for label, text in template.items():  # the caller's own texts: their errors raise
+            try:
+                render(contacts.head(0), text, token_columns=token_columns, formats=formats)
+            except TemplateError as exc:
+                raise TemplateError(f"The template of variant {label!r}: {exc}") from None
+        texts = variant.replace_strict(template, default=None, return_dtype=pl.String)
+        source = contacts.with_columns(texts.alias(_VARIANT_TEMPLATE))
+        named = ", ".join(map(repr, template))
+        variant_problem = (
+            pl.when(pl.col("variant").is_null())
+            .then(pl.lit(f"no variant (the templates are for {named})"))
+            .when(~pl.col("variant").is_in(list(template)))
+            .then(pl.format("no template for variant '{}'", pl.col("variant")))
+        )
+        template, template_column = None, _VARIANT_TEMPLATE
     rendered = render(
-        contacts,
+        source,
         template,
         template_column=template_column,
         fallbacks=fallbacks,
         token_columns=token_columns,
         formats=formats,
         number=numbers["__dstno"],
+        columns=contacts.columns,
     ).rename(lambda c: f"__{c}")
     # Our own columns live under a prefix that contact columns do not use.
     ours = [*numbers.columns, *rendered.columns]
@@ -607,7 +647,7 @@ def _plan(
             warning=warning,
             control=control,
             render_problem=pl.col("__problem"),
-            variant=pl.lit(None) if template_column is None else pl.col(template_column),
+            variant=pl.lit(None, pl.String) if variant is None else pl.col("__variant"),
         ),
         billing,
         message_type,
@@ -620,6 +660,7 @@ def _plan(
             problem=pl.coalesce(
                 pl.col("number_problem"),
                 pl.col("do_not_contact"),
+                variant_problem,
                 pl.col("render_problem"),
                 leftover_problem(pl.col("msg"), columns, token_columns),
                 message_problem(
@@ -652,32 +693,64 @@ def _plan(
             credits=pl.when(pl.col("problem").is_null()).then(pl.col("parts") * pl.col("rate"))
         )
     )
-    extra = ["variant"] if template_column is not None else []
+    extra = [VARIANT] if variant is not None else []
     return planned.select(*MESSAGE_COLUMNS, *extra).collect()
 
 
 def _kept_columns(
     contacts: pl.DataFrame,
     number_column: str,
-    template: str | None,
+    template: str | Mapping[str, str] | None,
     template_column: str | None,
     token_columns: Mapping[str, str] | None,
 ) -> list[str]:
     """The contact columns a new plan of these rows needs, in the contacts' order: the
-    number column, the template column and every column a token of the templates reads.
+    number column, the template column, the variant and every column a token of the
+    templates reads.
 
     Every text between two ``%`` is looked up as a token would be (vectorised over
     the distinct pieces): a column is kept when in doubt, never dropped.
     """
-    texts = [pl.Series([template], dtype=pl.String)] if template is not None else []
+    own = [template] if isinstance(template, str) else list((template or {}).values())
+    texts = [pl.Series(own, dtype=pl.String)]
     if template_column is not None:
         texts.append(contacts[template_column].cast(pl.String).drop_nulls().unique())
-    keep = {number_column, template_column}
-    if texts:
-        pieces = pl.concat(texts).str.split("%").explode().drop_nulls().unique()
-        codes = Resolver(contacts.columns, token_columns).codes(pieces)
-        keep |= {contacts.columns[i] for i in codes.filter(codes >= 0).unique()}
+    keep = {number_column, template_column, VARIANT}
+    pieces = pl.concat(texts).str.split("%").explode().drop_nulls().unique()
+    codes = Resolver(contacts.columns, token_columns).codes(pieces)
+    keep |= {contacts.columns[i] for i in codes.filter(codes >= 0).unique()}
     return [c for c in contacts.columns if c in keep]
+
+
+# The column holding each row's variant text while planning with template={…}.
+_VARIANT_TEMPLATE = "__variant_template"
+
+
+def _variant_templates(
+    templates: Mapping[str, str], template_column: str | None, columns: Sequence[str]
+) -> dict[str, str]:
+    """``template={variant: text}`` checked: the contacts have variants, each text renders."""
+    if template_column is not None:
+        raise PlanError(
+            "Give template={variant: text} or template_column=, not both: each row's text "
+            "would come from two places."
+        )
+    if VARIANT not in columns:
+        raise PlanError(
+            f"template={{variant: text}} needs a {VARIANT!r} column in the contacts to say "
+            f"each row's variant: contacts = ic.split(contacts, {{'A': 0.5, 'B': 0.5}}, seed=1)."
+        )
+    if not templates:
+        raise PlanError("template={} names no variant: give {'A': 'text', 'B': 'text'}.")
+    checked: dict[str, str] = {}
+    for label, text in templates.items():
+        if not isinstance(label, str) or not isinstance(text, str) or not text.strip():
+            raise PlanError(
+                f"template={{variant: text}} takes text for each variant label, not "
+                f"{label!r}: {text!r}."
+            )
+        checked[label] = text
+    return checked
 
 
 def _finding_sentences(findings: pl.DataFrame) -> list[str]:

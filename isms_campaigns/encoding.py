@@ -28,6 +28,7 @@ from typing import TypeVar
 import polars as pl
 
 from .errors import PlanError
+from .money import check_price
 
 NON_ASCII = r"[^\x00-\x7F]"
 ASTRAL = r"[\x{10000}-\x{10FFFF}]"  # two UTF-16 code units each
@@ -75,7 +76,9 @@ class BillingRule:
 
     ``rates`` maps a country calling code to credits per SMS part; use
     :meth:`with_rate_card` to load an account's own rate list.
-    ``price_per_credit`` (RM) turns credits into money in summaries.
+    ``price_per_credit`` (RM, None when not known) turns credits into money in
+    the estimate; a send keeps it with the campaign, for the SendReport, the
+    delivery summary, the report and the Dashboard (see :mod:`.money`).
     """
 
     ascii_part: int = 153
@@ -93,6 +96,7 @@ class BillingRule:
                 )
         if self.ascii_part < 1 or self.unicode_part < 1:
             raise PlanError("ascii_part and unicode_part must be at least 1.")
+        check_price(self.price_per_credit)
 
     def with_rate_card(self, path: str | Path) -> BillingRule:
         """A copy of this rule whose rates come from a CSV rate card.

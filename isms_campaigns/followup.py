@@ -45,6 +45,7 @@ import polars.selectors as cs
 
 from ._sql import first_line
 from .errors import PlanError, StoreError, TemplateError
+from .numbers import DUPLICATE
 
 if TYPE_CHECKING:
     from .campaign import Campaign
@@ -141,7 +142,10 @@ def follow_up(
     try:
         chosen = pl.DataFrame(
             con.sql(
-                f"select * from ({query}) where ({condition})", params={"campaign": campaign}
+                # A row skipped as a duplicate is not a recipient: its number's first row is.
+                f"select * from ({query}) where ({condition}) "
+                f"and problem is distinct from '{DUPLICATE}'",
+                params={"campaign": campaign},
             ).pl()
         )
     except duckdb.Error as exc:
@@ -227,9 +231,11 @@ def export(store: Store, campaign: str, path: str | Path) -> Path:
     # A cursor of its own: its time zone (the times written) is not the caller's.
     con = store.connection.cursor()
     try:
-        query, _ = recipients(con, campaign)
+        query, names = recipients(con, campaign)
         con.execute(f"set TimeZone = '{TIME_ZONE}'")
-        shown = f"select * exclude ({_KEPT}) from ({query})"
+        # The kept variant is the messages view's own column: once is enough.
+        hidden = [_KEPT, *(["contact_variant"] if "contact_variant" in names else [])]
+        shown = f"select * exclude ({', '.join(hidden)}) from ({query})"
         with _written(target) as temporary:
             if suffix == ".xlsx":
                 _write_excel(con, shown, campaign, temporary, target)

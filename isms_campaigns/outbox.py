@@ -96,8 +96,8 @@ _GUARDED = (
     f"{_REPEAT} or {_LISTED} or starts_with(problem, '{CAPPED}') "
     f"or problem in ('{ALREADY_SENT}', '{FAILED_BEFORE}', 'cancelled')"
 )
-# What makes two plans different (credits alone do not).
-_COMPARED = ("dstno", "msg", "type", "problem")
+# What makes two plans different (credits alone do not, nor the price per credit).
+_COMPARED = ("dstno", "msg", "type", "problem", "variant")
 _HEADER = ("sender_id", "send_later", "message_type")
 
 _TIME = pa.timestamp("us", tz="UTC")
@@ -147,6 +147,7 @@ class PlanRecord:
     region: str
     smart_ascii: bool
     settings: str | None = None  # Campaign.plan_settings() as JSON: plans it again
+    price_per_credit: float | None = None  # RM; None: not known
 
 
 @dataclass(frozen=True)
@@ -473,8 +474,8 @@ class Outbox:
         if record.kind == "test":  # test sends go to the sender's own numbers
             cap = None
         stored = self.con.execute(
-            "select version, sender_id, send_later, message_type from ic_campaigns "
-            "where campaign = ?",
+            "select version, price_per_credit, sender_id, send_later, message_type "
+            "from ic_campaigns where campaign = ?",
             [self.campaign],
         ).fetchall()
         if not stored:
@@ -487,8 +488,9 @@ class Outbox:
                 + _cap_note(guarded, cap)
             )
             return Prepared("new", 1, guarded, 0, about)
-        version, *header = stored[0]
+        version, price, *header = stored[0]
         diff, credits_differ = self._diff(record, header, version, messages)
+        credits_differ |= price != record.price_per_credit  # a new estimate in ringgit
         changed = bool(diff) or credits_differ
         held = self._repeats_held(version) if allow_repeats and not diff else 0
         # A resume is "before sending" too: other campaigns may have sent these since,
@@ -519,7 +521,7 @@ class Outbox:
             action = "guarded"
         elif not diff:
             action = "re-estimated"
-            notes.append("Only the credits changed: the new estimate is recorded.")
+            notes.append("Only the credits or their price changed: the new estimate is recorded.")
         elif not left:
             action = "replaced"
             notes.append("Nothing had been sent under this name: the new plan replaces the old.")
@@ -577,12 +579,14 @@ class Outbox:
             "credits",
             problem=pl.when(~listed).then("problem"),
             listed=listed,
+            variant=pl.col("variant") if "variant" in messages.columns else pl.lit(None, pl.String),
         )
         with registered(self.con, "ic_new_plan", new):
             diff = self._frame(
                 f"""
                 with o as (  -- the stored plan, its guards taken off
-                    select row, dstno, msg, type, credits, coalesce({_LISTED}, false) as listed,
+                    select row, dstno, msg, type, credits, variant,
+                           coalesce({_LISTED}, false) as listed,
                            case when {_GUARDED} then null else problem end as problem
                     from ic_messages where campaign = ? and version = ?
                 )
@@ -888,6 +892,7 @@ class Outbox:
             messages.height,
             sendable.height,
             int(sendable["credits"].sum() or 0),
+            record.price_per_credit,
         ]
         # Chunks marked for resending stay: their numbers are skipped in the new
         # version, and reports may yet prove they went out. Cancelled ones carry
@@ -902,20 +907,22 @@ class Outbox:
                 con.execute(
                     "insert into ic_campaigns (campaign, kind, parent, created_at, template, "
                     "sender_id, send_later, message_type, region, smart_ascii, rows, sendable, "
-                    "credits_estimated, version) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                    "credits_estimated, price_per_credit, version) "
+                    "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
                     [record.campaign, record.kind, record.parent, now, *head],
                 )
             else:
                 con.execute(
                     "update ic_campaigns set template = ?, sender_id = ?, send_later = ?, "
                     "message_type = ?, region = ?, smart_ascii = ?, rows = ?, sendable = ?, "
-                    "credits_estimated = ?, version = ? where campaign = ?",
+                    "credits_estimated = ?, price_per_credit = ?, version = ? where campaign = ?",
                     [*head, prepared.version, self.campaign],
                 )
             con.execute(
                 "insert into ic_plans (campaign, version, created_at, template, sender_id, "
                 "send_later, message_type, region, smart_ascii, rows, sendable, "
-                "credits_estimated, action) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "credits_estimated, price_per_credit, action) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [self.campaign, prepared.version, now, *head, prepared.action],
             )
             with registered(con, "ic_incoming", plan_rows):

@@ -98,10 +98,15 @@ def write_report(
         }
         no_dlr = analytics.campaigns_without_dlr(store, names)
         parts += _campaign_section(chosen, no_dlr, summaries, time_zone)
+        ab = _ab_tests(store, names, time_zone)
+        if ab.height:
+            parts.append("<h3>By A/B variant</h3>")
+            parts.append(frame_table(readable_summary(ab, _AB)))
         figures = [
             plots.status_figure(summaries["campaign"]),
             plots.rate_figure(summaries["operator"], "operator"),
             plots.rate_figure(summaries["hour"], "hour"),
+            *([plots.rate_figure(ab, _AB)] if ab.height else []),
             plots.time_to_dlr_figure(analytics.dlr_delays(store, names)),
             plots.dlr_arrivals_figure(
                 analytics.dlr_arrival_counts(store, names, time_zone=time_zone), time_zone
@@ -123,6 +128,15 @@ def write_report(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(_page(heading, "\n".join(parts)), encoding="utf-8")
     return out
+
+
+_AB = ("campaign", "variant")
+
+
+def _ab_tests(store: Store, names: list[str] | None, time_zone: str) -> pl.DataFrame:
+    """The summary by campaign and variant of the campaigns with more than one variant."""
+    summary = delivery_summary(store, by=_AB, campaigns=names, time_zone=time_zone)
+    return summary.filter((pl.col("variant").is_not_null().sum() > 1).over("campaign"))
 
 
 def _campaign_section(

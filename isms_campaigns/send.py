@@ -33,7 +33,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -45,6 +45,7 @@ from . import schedule
 from .errors import PlanError, SendError, spelled
 from .gateway.client import MAX_NUMBERS, Gateway, Reply, split_numbers
 from .gateway.responses import Rejected, Sent, Unknown, Unreached
+from .money import cost_rm, ringgit
 from .numbers import normalise_numbers
 from .outbox import (
     Chunk,
@@ -147,7 +148,9 @@ class SendReport:
     ``states`` counts the campaign's messages by state (all runs together);
     the other figures are this run's. ``unknown_chunks`` lists the chunks
     that may or may not have gone out, settle them with
-    ``store.resolve_unknown``.
+    ``store.resolve_unknown``. ``price_per_credit`` is the campaign's (RM, None
+    when not known): ``cost_estimated_rm`` and ``cost_charged_rm`` are this
+    run's credits in ringgit, None when the price or the credits are unknown.
     """
 
     campaign: str
@@ -165,6 +168,17 @@ class SendReport:
     dry_run: bool = False
     test: bool = False
     payloads: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    price_per_credit: float | None = None
+
+    @property
+    def cost_estimated_rm(self) -> float | None:
+        """This run's estimated credits in RM (None without a price per credit)."""
+        return cost_rm(self.credits_estimated, self.price_per_credit)
+
+    @property
+    def cost_charged_rm(self) -> float | None:
+        """This run's charged credits in RM (None without a price, or a charge reported)."""
+        return cost_rm(self.credits_charged, self.price_per_credit)
 
     @property
     def ok(self) -> bool:
@@ -186,7 +200,11 @@ class SendReport:
         if self.dry_run:
             n = sum(len(p["messages"]) for p in self.payloads)
             would = f"; a send now would stop: {self.stop_reason}" if self.stop_reason else ""
-            return f"dry run: {len(self.payloads):,} requests, {n:,} messages, nothing sent{would}"
+            cost = "" if self.price_per_credit is None else f" ({ringgit(self.cost_estimated_rm)})"
+            return (
+                f"dry run: {len(self.payloads):,} requests, {n:,} messages{cost}, "
+                f"nothing sent{would}"
+            )
         if self.stop_reason:
             return f"stopped: {self.stop_reason}"
         if self.unknown_chunks:
@@ -200,7 +218,15 @@ class SendReport:
         return (
             f"this run: {self.submitted_now:,} submitted, {self.failed_now:,} failed, "
             f"{self.requests:,} requests, credits estimated {self.credits_estimated:,} / "
-            f"charged {charged}, {self.elapsed:.1f} s"
+            f"charged {charged}, {self._cost()}, {self.elapsed:.1f} s"
+        )
+
+    def _cost(self) -> str:
+        if self.price_per_credit is None:
+            return "cost unknown (no price per credit)"
+        return (
+            f"cost estimated {ringgit(self.cost_estimated_rm)} / charged "
+            f"{'?' if self.credits_charged is None else ringgit(self.cost_charged_rm)}"
         )
 
     def __repr__(self) -> str:
@@ -717,6 +743,7 @@ def send_campaign(
             notes=notes,
             elapsed=time.perf_counter() - started,
             test=record.kind == "test",
+            price_per_credit=record.price_per_credit,
         )
 
 
@@ -754,13 +781,14 @@ def plan_of(
         campaign=camp.name,
         kind="campaign",
         parent=camp.parent,
-        template=camp.template,
+        template=_template_text(camp.template),
         sender_id=camp.settings.sender_id,
         send_later=camp.settings.send_later,
         message_type=camp.settings.message_type,
         region=camp.region,
         smart_ascii=camp.smart_ascii,
         settings=json.dumps(camp.plan_settings(), ensure_ascii=False),
+        price_per_credit=camp.billing.price_per_credit,
     )
     if test_numbers is None:  # each row's contact columns go with it (store.follow_up)
         return record, camp.messages.with_columns(contact=camp.contacts.to_struct())
@@ -769,6 +797,13 @@ def plan_of(
         record, campaign=f"{camp.name} [test {n}]", kind="test", parent=camp.name, settings=None
     )
     return test, _test_messages(camp, test_numbers)
+
+
+def _template_text(template: str | Mapping[str, str] | None) -> str | None:
+    """The template as the store keeps it: per-variant texts as a JSON object."""
+    if isinstance(template, Mapping):
+        return json.dumps(dict(template), ensure_ascii=False)
+    return template
 
 
 @dataclass(frozen=True)
@@ -875,6 +910,7 @@ def _outside_window(
         states=box.state_counts() if box.exists() else _plan_states(messages),
         stop_reason="outside the marketing window; nothing was sent",
         what_to_do=refusal,
+        price_per_credit=record.price_per_credit,
     )
 
 
@@ -920,6 +956,7 @@ def _dry_run(
         dry_run=True,
         test=record.kind == "test",
         payloads=payloads,
+        price_per_credit=record.price_per_credit,
         stop_reason=None if closed is None else "outside the marketing window",
         what_to_do=closed,
     )

@@ -133,7 +133,7 @@ CURRENT = "campaign in (select campaign from ic_campaigns where state_current)"
 # as reports are (a report a fraction of a second before its submission is
 # clock resolution: 0). Delay quantiles come from these counts exactly.
 TALLY = """
-    select campaign, operator, country, type, parts,
+    select campaign, operator, country, type, parts, variant,
            epoch_us(submitted_at) // 900000000 as slice, state, code, dlr_status, dlr_class,
            case when state = 'submitted' and dlr_status <> 'PENDING' and dlr_at is not null
                 then round(greatest(epoch(dlr_at) - epoch(submitted_at), 0))::bigint
@@ -153,7 +153,7 @@ def _keep_tallies(campaign: str) -> tuple[str, ...]:
     chosen = f"select * from messages where {campaign}"
     return (
         f"delete from ic_tally where {campaign}",
-        f"insert into ic_tally {TALLY.format(source=chosen)}",
+        f"insert into ic_tally by name {TALLY.format(source=chosen)}",
         f"delete from ic_arrivals where {campaign}",
         f"insert into ic_arrivals {ARRIVALS.format(source=chosen)}",
     )

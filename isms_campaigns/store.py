@@ -66,6 +66,18 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# A/B variants are counted and the price per credit is kept with each plan.
+# Before, a campaign planned with template_column kept each row's template in
+# ``variant``: that text moves to a column of its own, so ``variant`` holds
+# only labels (one text per row would make a tally group per message).
+VARIANTS_AND_PRICE = """
+    alter table ic_tally add column variant varchar;
+    alter table ic_campaigns add column price_per_credit double;
+    alter table ic_plans add column price_per_credit double;
+    alter table ic_messages add column row_template varchar;
+    update ic_messages set row_template = variant, variant = null where variant is not null;
+"""
+
 # Each migration takes the schema from version i to i + 1. Never edit one
 # that has shipped: add the next.
 MIGRATIONS: tuple[str, ...] = (
@@ -280,6 +292,7 @@ MIGRATIONS: tuple[str, ...] = (
     alter table ic_plans add column contact_type varchar;
     alter table ic_plans add column settings varchar;
     """,
+    VARIANTS_AND_PRICE,
 )
 
 # Views are not data: they are replaced on every open, so they always match
@@ -318,7 +331,7 @@ create or replace view messages as
     -- versions that left (so each recipient shows once: a number sent under
     -- an older version is skipped as already sent in the newer one).
     select m.campaign, m.row, m.dstno, m.msg, m.type, m.parts, m.credits, m.operator,
-           m.country, m.problem, m.warning, m.chunk, m.version,
+           m.country, m.problem, m.warning, m.chunk, m.version, m.variant,
            case when m.problem = 'cancelled' then 'cancelled'
                 when m.problem is not null then 'skipped'
                 when m.code = 2000 then 'submitted'
@@ -363,7 +376,7 @@ create or replace view dlr_events as
 
 create or replace view plans as
     select campaign, version, created_at, action, template, sender_id, send_later, rows,
-           sendable, credits_estimated
+           sendable, credits_estimated, price_per_credit
     from ic_plans;
 
 create or replace view batches as
@@ -387,7 +400,7 @@ create or replace view campaigns as
            coalesce(n.planned, 0) as planned, coalesce(n.submitted, 0) as submitted,
            coalesce(n.failed, 0) as failed, coalesce(n.unknown, 0) as unknown,
            coalesce(n.skipped, 0) as skipped, coalesce(n.cancelled, 0) as cancelled,
-           c.version, b.credits_charged
+           c.version, b.credits_charged, c.price_per_credit
     from ic_campaigns c
     -- Counted per campaign first: a join carries 100 rows, not 10 million.
     left join (

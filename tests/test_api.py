@@ -23,7 +23,7 @@ def test_errors_share_one_root() -> None:
 # Every module whose docstrings hold examples.
 DOCUMENTED = (
     "_html", "analytics", "campaign", "compliance", "contacts", "dlr", "encoding", "errors",
-    "formats", "numbers", "optouts", "plots", "render", "report", "store",
+    "formats", "money", "numbers", "optouts", "plots", "render", "report", "store", "variants",
 )  # fmt: skip
 
 

@@ -121,14 +121,20 @@ def test_rate_card_prices_foreign_numbers_and_flags_unknown(tmp_path: Path) -> N
 
 
 def test_ab_variants_from_a_template_column(contacts: pl.DataFrame) -> None:
+    """The texts come from template_column, the labels from the variant column."""
     variants = contacts.with_columns(
         text=pl.Series(
             ["A %name%", "B %order_id%", None, "A %name%", "B %order_id%", None, "A %name%"]
-        )
+        ),
+        variant=pl.Series(["A", "B", None, "A", "B", None, "A"]),
     )
     camp = ic.Campaign("t", variants, template="Default", template_column="text")
     assert camp.messages["msg"].to_list()[:3] == ["A Ali", "B A2", "Default"]
-    assert camp.messages["variant"][1] == "B %order_id%"
+    assert camp.messages["variant"].to_list()[:3] == ["A", "B", None]
+    assert camp.variants == ["A", "B"]
+    # Without a variant column, the row's template is no variant: no per-text groups.
+    texts_only = ic.Campaign("t", variants.drop("variant"), template_column="text")
+    assert "variant" not in texts_only.messages.columns and texts_only.variants == []
 
 
 @pytest.mark.parametrize("sender", ["My Shop", "TooLongSender1", "shop!"])
@@ -270,7 +276,7 @@ def test_template_column_with_an_unknown_token_fails_that_row_only(
     ]
     assert m["msg"].to_list()[:3] == ["A Ali", "B %nmae%", "D 陈伟明"]
     assert m["msg"][6] == "A7 x"  # %Order ID% reads order_id once squashed
-    assert m["variant"].to_list() == texts.to_list()
+    assert "variant" not in m.columns  # the texts are not A/B labels
     with pytest.raises(ic.TemplateError, match="%nmae%"):  # the default is the caller's own
         ic.Campaign(
             "t", contacts.with_columns(text=texts), template="D %nmae%", template_column="text"

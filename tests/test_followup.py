@@ -350,3 +350,25 @@ def test_export_and_follow_up_commands(
     assert main(["export", "cli", "x.csv", "--store", str(tmp_path / "none.duckdb")]) == 2
     assert "No store at" in capsys.readouterr().err
     assert not (tmp_path / "none.duckdb").exists()
+
+
+def test_an_ab_campaign_follows_up_and_exports_with_its_variants(tmp_path: Path) -> None:
+    contacts = ic.split(ic.read_contacts(DATA / "sample_contacts.csv"), {"A": 0.5, "B": 0.5})
+    texts = {"A": "RM0.00 KedaiKita: hi %name%", "B": "RM0.00 KedaiKita: %name%, at %outlet%"}
+    camp = ic.Campaign("ab", contacts, template=texts, purpose="transactional", brand="KedaiKita")
+    assert "variant" in camp.contacts.columns
+    sim, store = Simulator(), ic.Store()
+    camp.send(gateway(sim), store)
+    again = store.follow_up("ab", "ab-b", where="variant = 'B'")
+    b = camp.sendable.filter(variant="B")
+    columns = ["dstno", "msg", "variant"]
+    assert again.sendable.select(columns).equals(b.select(columns))
+    exported = pl.read_csv(store.export("ab", tmp_path / "ab.csv"), infer_schema=False)
+    assert exported.columns.count("variant") == 1 and "contact_variant" not in exported.columns
+    assert (
+        exported.filter(pl.col("state") == "submitted")["variant"]
+        .value_counts()
+        .sort("variant")
+        .rows()
+        == camp.sendable["variant"].value_counts().sort("variant").rows()
+    )

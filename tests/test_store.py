@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import isms_campaigns as ic
 from isms_campaigns.simulator import Account, Simulator
-from isms_campaigns.store import MIGRATIONS
+from isms_campaigns.store import MIGRATIONS, VARIANTS_AND_PRICE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,11 +25,11 @@ VIEWS = {
     "campaigns": [
         "campaign", "kind", "parent", "created_at", "template", "sender_id", "send_later",
         "rows", "sendable", "credits_estimated", "planned", "submitted", "failed", "unknown",
-        "skipped", "cancelled", "version", "credits_charged",
+        "skipped", "cancelled", "version", "credits_charged", "price_per_credit",
     ],
     "messages": [
         "campaign", "row", "dstno", "msg", "type", "parts", "credits", "operator", "country",
-        "problem", "warning", "chunk", "version", "state", "code", "status", "sms_id",
+        "problem", "warning", "chunk", "version", "variant", "state", "code", "status", "sms_id",
         "submitted_at", "dlr_status", "dlr_class", "dlr_at",
     ],
     "batches": [
@@ -43,7 +43,7 @@ VIEWS = {
     ],
     "plans": [
         "campaign", "version", "created_at", "action", "template", "sender_id", "send_later",
-        "rows", "sendable", "credits_estimated",
+        "rows", "sendable", "credits_estimated", "price_per_credit",
     ],
     "suppressions": ["number", "reason", "source", "since"],
 }  # fmt: skip
@@ -327,8 +327,16 @@ def test_the_kept_message_state_equals_a_rebuild_and_the_log(
     start = datetime.now(UTC)  # reports after the requests: evidence for unknown ones
 
     def campaign(name: str) -> ic.Campaign:
-        chosen = names[name][: len(names[name]) - 7 * version[name]]
-        return ic.Campaign(name, pl.DataFrame({"phone": chosen}), template=f"Hi from {name}")
+        chosen = pl.DataFrame({"phone": names[name][: len(names[name]) - 7 * version[name]]})
+        if name == "b":  # an A/B test, priced: the tallies count its variants
+            chosen = ic.split(chosen, {"A": 0.5, "B": 0.5}, seed=version[name])
+            return ic.Campaign(
+                name,
+                chosen,
+                template={"A": "Hi from b", "B": "Hello from b"},
+                billing=ic.BillingRule(price_per_credit=0.05),
+            )
+        return ic.Campaign(name, chosen, template=f"Hi from {name}")
 
     def send(name: str, amend: bool = False) -> None:
         with suppress(ic.PlanChanged, ic.SendError):  # refused as a user would see it
@@ -390,7 +398,7 @@ def test_the_kept_message_state_equals_a_rebuild_and_the_log(
         """Each grouping from the tallies, and counted from the messages (a period)."""
         return [
             ic.delivery_summary(store, by=by, **period)  # type: ignore[arg-type]
-            for by in ("campaign", "operator", ["hour", "parts"])
+            for by in ("campaign", "operator", ["hour", "parts"], ["campaign", "variant"])
             for period in ({}, {"since": "2000-01-01"})
         ]
 
@@ -491,6 +499,7 @@ def test_a_store_from_before_the_tallies_gets_them_at_open(tmp_path: Path) -> No
 
 
 TALLIES = ("ic_tally", "ic_arrivals")
+VARIANTS = MIGRATIONS.index(VARIANTS_AND_PRICE) + 1  # the schema that counts A/B variants
 
 
 def back_to_before(con: duckdb.DuckDBPyConnection, version: int, *, only: bool = False) -> None:
@@ -504,6 +513,12 @@ def back_to_before(con: duckdb.DuckDBPyConnection, version: int, *, only: bool =
         9: ["alter table ic_messages drop column contact",
             "alter table ic_plans drop column contact_type",
             "alter table ic_plans drop column settings"],
+        VARIANTS: [
+            "alter table ic_tally drop column variant",
+            "alter table ic_campaigns drop column price_per_credit",
+            "alter table ic_plans drop column price_per_credit",
+            "alter table ic_messages drop column row_template",
+        ],
     }  # fmt: skip
     for v in [version] if only else range(len(MIGRATIONS), version - 1, -1):
         for statement in undo.get(v, []):
