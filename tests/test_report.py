@@ -379,10 +379,12 @@ def test_report_is_one_self_contained_file(built: Built, tmp_path: Path) -> None
     assert "SMSC acknowledged" in text and "not proof that the" in text
     assert "Generated " in text and "UTC" in text
     # The tables carry the summary's numbers.
-    for heading in ("By campaign", "By original operator", "By message type", "By date submitted"):
+    for heading in ("Campaigns", "Skipped, by reason", "Who did not get the message"):
+        assert f"<h2>{heading}</h2>" in text
+    for heading in ("By country and original operator", "By message type", "By date submitted"):
         assert f"<h3>{heading}</h3>" in text
-    tiny = re.findall(r'<td class="txt">tiny</td>(.*?)</tr>', text)
-    assert any("80.0% (49.0%–94.3%)" in cells for cells in tiny)
+    tiny = re.findall(r"<td>tiny</td>(.*?)</tr>", text)
+    assert any("<td>80.0 %</td><td>49.0–94.3 %</td>" in cells for cells in tiny)
     # quiet has submitted messages and no DLR: said plainly.
     assert re.search(r"No delivery reports imported yet for [^<]*quiet", text)
     assert "<th>Unknown</th>" in text and "<th>Planned</th>" in text  # they occur here
