@@ -407,3 +407,115 @@ def test_report_of_an_empty_store(tmp_path: Path) -> None:
     assert "No campaigns to report yet" in text
     assert not PLOTLY_BANNER.search(text)  # no figures, so no 4 MB of plotly.js
     assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+
+
+def test_report_headline_cards_say_what_happened(built: Built, tmp_path: Path) -> None:
+    text = write_report(built.store, tmp_path / "r.html").read_text(encoding="utf-8")
+    total = delivery_summary(built.store).select(pl.exclude("campaign").sum()).row(0, named=True)
+    cards = text.split('<div class="cards">')[1].split("</div></div>\n")[0]
+    shown = re.sub(r"(<[^>]+>)+", "|", "<>" + cards + "<>")
+    rate = total["delivered"] / total["submitted"] * 100
+    assert f"|{total['messages']:,}|messages|" in shown
+    assert f"|{rate:.1f} %|delivered|" in shown
+    assert f"|{total['undelivered']:,}|undelivered|" in shown
+    assert f"{total['failed']:,} failed" in shown  # beside the undelivered
+    # No price per credit in the store (yet): credits, and why no ringgit.
+    assert "cost: price per credit unknown" in shown
+    assert f"{total['credits_estimated']:,} credits" in shown
+
+
+def test_the_cost_card_shows_ringgit_when_the_summary_has_them() -> None:
+    from isms_campaigns.report import _cost_card
+
+    summary = pl.DataFrame(
+        {
+            "campaign": ["a", "b"],
+            "cost_estimated_rm": [8.0, 2.4],
+            "cost_charged_rm": [8.0, None],
+        }
+    )
+    total = {"credits_estimated": 130, "credits_charged": 100}
+    total |= {"cost_estimated_rm": 10.4, "cost_charged_rm": 8.0}
+    label, value, detail = _cost_card(summary, total)
+    assert (label, value) == ("cost estimated", "RM 10.40")
+    assert detail.startswith("RM 8.00 charged") and "130 credits estimated" in detail
+    unknown = summary.with_columns(cost_estimated_rm=None, cost_charged_rm=None)
+    assert _cost_card(unknown, total)[0] == "cost: price per credit unknown"
+
+
+def test_report_lists_skipped_reasons_and_who_did_not_get_the_message(
+    built: Built, messages: pl.DataFrame, tmp_path: Path
+) -> None:
+    path = write_report(built.store, tmp_path / "nov.html")
+    text = path.read_text(encoding="utf-8")
+    chosen = messages.filter(pl.col("campaign").is_in(CAMPAIGNS))
+    # Skipped, by reason: the messages view's counts.
+    for problem, n in chosen.filter(pl.col("state") == "skipped")["problem"].value_counts().rows():
+        assert f'<tr><td>{problem}</td><td class="num">{n:,}</td></tr>' in text
+    # Who did not get it: failed, undelivered, other DLR; all in the CSV beside the page.
+    missed = chosen.filter(
+        (pl.col("state") == "failed")
+        | ((pl.col("state") == "submitted") & pl.col("dlr_class").is_in(["failed", "unknown"]))
+    )
+    csv = tmp_path / "nov-not-delivered.csv"
+    listed = pl.read_csv(csv, schema_overrides={"dstno": pl.String})
+    assert sorted(listed["dstno"]) == sorted(missed["dstno"])
+    assert set(listed["state"]) == {"Failed", "Undelivered", "Other DLR"}
+    assert '<a href="nov-not-delivered.csv">' in text
+    section = text.split("<h2>Who did not get the message</h2>")[1].split("<h2>")[0]
+    assert section.count("<tr><td>") == min(missed.height, 100)
+    if missed.height > 100:
+        assert f"the first 100 of {missed.height:,} recipients" in section
+    assert "<td>-1009 " in section  # a failure says its gateway code and meaning
+    # A report with no one to list leaves no stale CSV behind.
+    write_report(built.store, tmp_path / "nov.html", campaigns="quiet")
+    assert not csv.exists()
+
+
+def test_report_breakdowns_leave_skipped_out_and_fold_small_groups(
+    built: Built, tmp_path: Path
+) -> None:
+    text = write_report(built.store, tmp_path / "r.html").read_text(encoding="utf-8")
+    section = text.split("<h3>By country and original operator</h3>")[1].split("<h3>")[0]
+    assert "(none)" not in section and "Skipped" not in section
+    summary = delivery_summary(built.store, by=["country", "operator"])
+    sent = summary.with_columns(n=pl.col("messages") - pl.col("skipped")).filter(pl.col("n") > 0)
+    small = sent.filter(pl.col("n") < 10)
+    assert small.height >= 2  # the sample has one-message groups
+    assert f'<td>other: {small.height} groups</td><td></td><td class="num">' in section
+    for country, operator, n in (
+        sent.filter(pl.col("n") >= 10).select("country", "operator", "n").rows()
+    ):
+        assert f'<td>{country}</td><td>{operator}</td><td class="num">{n:,}</td>' in section
+
+
+def test_one_word_for_each_state_everywhere(built: Built, tmp_path: Path) -> None:
+    from isms_campaigns import analytics, plots
+
+    text = write_report(built.store, tmp_path / "r.html").read_text(encoding="utf-8")
+    ours = re.sub(r"<script.*?</script>", "", text, flags=re.S)
+    assert "Rejected" not in ours and "rejected" not in ours
+    words = set(analytics.STATE_WORDS.values())
+    table = analytics.readable_summary(delivery_summary(built.store), "campaign")
+    states = [c for c in table.columns if c in words]
+    assert len(states) >= 8
+    for key, label in plots.LABELS.items():
+        if key in analytics.STATE_WORDS:
+            assert label.startswith(analytics.STATE_WORDS[key])
+    glossary = text.split('id="glossary"')[1]
+    for word in words:
+        assert f"<dt>{word}</dt>" in glossary
+
+
+def test_importing_the_package_does_not_import_plotly() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, isms_campaigns as ic\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'plotly'], 'eager'\n"
+        "ic.plots.delivery_rate(ic.Store())\n"
+        "assert 'plotly' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
