@@ -50,7 +50,7 @@ _RULES = """
 .icamp .cards{display:flex;gap:10px 18px;flex-wrap:wrap;margin:6px 0 10px}
 .icamp .card{min-width:8.5em}.icamp .big{font-size:20px;font-weight:600}
 .icamp .detail{color:#666;font-size:12px}
-.icamp .note{color:#8a5300}.icamp .muted,.icamp .empty{color:#666}
+.icamp .headline{font-weight:600}.icamp .note{color:#8a5300}.icamp .muted,.icamp .empty{color:#666}
 .icamp .err{color:#b00020;white-space:pre-wrap}.icamp .ok{color:#1a7f37}
 .icamp .flex{display:flex;flex-wrap:wrap;gap:8px}
 .icamp .msg,.icamp .pre td{white-space:pre-wrap;max-width:520px}

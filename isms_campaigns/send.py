@@ -224,7 +224,7 @@ class SendReport:
         esc = html.escape
         parts = [
             f"<h3>Send report: {esc(self.campaign)}</h3>",
-            f'<p class="{"ok" if self.ok else "note"}"><b>{esc(self._headline())}</b></p>',
+            f'<p class="headline {"ok" if self.ok else "note"}">{esc(self._headline())}</p>',
             table(["state", "messages"], [(s, self.states.get(s, 0)) for s in STATES]),
         ]
         if not self.dry_run:

@@ -76,7 +76,7 @@ def snapshot_store() -> ic.Store:
 
 def test_the_report_html_matches_its_snapshot(tmp_path: Path) -> None:
     page = ic.write_report(snapshot_store(), tmp_path / "report.html", title="Snapshot")
-    check("report.html", normalised(page.read_text(encoding="utf-8")))
+    check("report.snapshot.html", normalised(page.read_text(encoding="utf-8")))
 
 
 def test_the_snapshot_check_sees_a_change(tmp_path: Path) -> None:
@@ -84,5 +84,5 @@ def test_the_snapshot_check_sees_a_change(tmp_path: Path) -> None:
     page = ic.write_report(store, tmp_path / "report.html", title="Snapshot")
     text = normalised(page.read_text(encoding="utf-8"))
     assert text.count(' id="ID"') == 7  # every figure, its id normalised
-    expected = (SNAPSHOTS / "report.html").read_text(encoding="utf-8")
+    expected = (SNAPSHOTS / "report.snapshot.html").read_text(encoding="utf-8")
     assert normalised(text.replace("Undelivered", "Not delivered")) != expected
