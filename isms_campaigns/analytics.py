@@ -50,8 +50,12 @@ __all__ = [
     "DELIVERED_NOTE",
     "DIMENSIONS",
     "DIMENSION_LABELS",
+    "GLOSSARY",
+    "MIN_GROUP",
+    "STATE_WORDS",
     "SUMMARY_COLUMNS",
     "ReportError",
+    "breakdown",
     "campaign_info",
     "campaign_list",
     "campaigns_without_dlr",
@@ -62,7 +66,11 @@ __all__ = [
     "dlr_arrival_counts",
     "dlr_delays",
     "failure_reasons",
+    "group_label",
+    "key_text",
+    "not_delivered",
     "readable_summary",
+    "skipped_reasons",
 ]
 
 DEFAULT_TIME_ZONE = "Asia/Kuala_Lumpur"
@@ -398,19 +406,18 @@ def readable_summary(summary: pl.DataFrame, dim: str | Sequence[str]) -> pl.Data
     """A :func:`delivery_summary` by ``dim`` (one or a list) as people read it:
     labelled, rates in %, money in ringgit.
 
-    The columns get words (``Delivered (SMSC ack.)``, ``No DLR yet``…), the
-    rarer states (planned, unknown, pending, other DLR) show only where they
-    occur, the rate and its interval become one text column, seconds are
-    rounded and costs read ``RM 1,234.50`` (``unknown`` without a price per
-    credit). This is the table of the report and of the Dashboard.
+    The columns get the words of :data:`STATE_WORDS` (explained in
+    :data:`GLOSSARY`), the rarer states (planned, unknown, pending, other
+    DLR) show only where they occur, and so does ``skipped`` (a
+    :func:`breakdown` has none); the rate becomes a percentage beside its
+    likely range, seconds are rounded and costs read ``RM 1,234.50``
+    (``unknown`` without a price per credit; no cost columns when no row has one). A row folded by
+    :func:`breakdown` reads "other: N groups". This is the table of the
+    report and of the Dashboard.
     """
 
     def pct(c: str) -> pl.Expr:
-        return (pl.col(c) * 100).round(1).cast(pl.String) + "%"
-
-    def key(d: str) -> pl.Expr:
-        missing = "not submitted" if d in ("hour", "date") else "(none)"
-        return pl.col(d).cast(pl.String).fill_null(missing).alias(DIMENSION_LABELS[d])
+        return (pl.col(c) * 100).round(1).cast(pl.String)
 
     def cost(credits: str, rm: str) -> pl.Expr:
         """Null where the credits are (not attributable), else RM or unknown."""
@@ -418,34 +425,247 @@ def readable_summary(summary: pl.DataFrame, dim: str | Sequence[str]) -> pl.Data
             ringgit_text(pl.col(rm)).fill_null(UNKNOWN)
         )
 
-    states = [
-        ("skipped", "Skipped"),
-        ("planned", "Planned"),
-        ("unknown", "Unknown"),
-        ("failed", "Rejected"),
-        ("submitted", "Submitted"),
-        ("delivered", "Delivered (SMSC ack.)"),
-        ("undelivered", "Undelivered"),
-        ("pending", "Pending"),
-        ("other_dlr", "Other DLR"),
-        ("no_dlr", "No DLR yet"),
+    dims = check_dimensions(dim)
+    folded = pl.col(OTHER_GROUPS).is_not_null() if OTHER_GROUPS in summary.columns else False
+    keys = [
+        (group_label(summary, [d]) if i == 0 else pl.when(folded).then(None).otherwise(key_text(d)))
+        .fill_null("")
+        .alias(DIMENSION_LABELS[d])
+        for i, d in enumerate(dims)
     ]
     # The rarer states only where they occur: the table is wide enough.
-    rare = ["planned", "unknown", "pending", "other_dlr"]
-    present = summary.select(pl.col(rare).sum() > 0).row(0, named=True)
+    optional = ["skipped", "planned", "unknown", "failed", "pending", "other_dlr"]
+    present = summary.select(pl.col(optional).sum() > 0).row(0, named=True)
+    states = [c for c in _SHOWN_STATES if present.get(c, True)]
+    # Unknown for a whole breakdown by operator, country or parts: no column.
+    charged = summary.is_empty() or summary["credits_charged"].null_count() < summary.height
+    # Ringgit once a price per credit is known somewhere: else columns of "unknown".
+    priced = summary["cost_estimated_rm"].null_count() < summary.height
     return summary.select(
-        *(key(d) for d in check_dimensions(dim)),
-        pl.col("messages").alias("Messages"),
-        *(pl.col(c).alias(name) for c, name in states if present.get(c, True)),
+        *keys,
+        pl.col("messages").alias(STATE_WORDS["messages"]),
+        *(pl.col(c).alias(STATE_WORDS[c]) for c in states),
+        pl.when(pl.col("submitted") > 0).then(pct("delivery_rate") + " %").alias("Delivery rate"),
         pl.when(pl.col("submitted") > 0)
-        .then(pct("delivery_rate") + " (" + pct("rate_low") + "–" + pct("rate_high") + ")")
-        .alias("Delivery rate (95 % CI)"),
-        pl.col("credits_estimated").alias("Credits est."),
-        pl.col("credits_charged").alias("Credits charged"),
-        cost("credits_estimated", "cost_estimated_rm").alias("Cost est."),
-        cost("credits_charged", "cost_charged_rm").alias("Cost charged"),
-        pl.col("dlr_seconds_median").round(1).alias("DLR median s"),
-        pl.col("dlr_seconds_p90").round(1).alias("DLR p90 s"),
+        .then(pct("rate_low") + "–" + pct("rate_high") + " %")
+        .alias("Likely range"),
+        pl.col("credits_estimated").alias("Credits estimated"),
+        *([pl.col("credits_charged").alias("Credits charged")] if charged else []),
+        *(
+            [cost("credits_estimated", "cost_estimated_rm").alias("Cost estimated")]
+            if priced
+            else []
+        ),
+        *(
+            [cost("credits_charged", "cost_charged_rm").alias("Cost charged")]
+            if priced and charged
+            else []
+        ),
+        pl.col("dlr_seconds_median").round(1).alias("Median time to DLR (s)"),
+    )
+
+
+# One word for each state, everywhere people read them (the report, the
+# Dashboard, the figures' legends); GLOSSARY says what each means.
+STATE_WORDS: dict[str, str] = {
+    "messages": "Messages",
+    "skipped": "Skipped",
+    "planned": "Planned",
+    "unknown": "Unknown",
+    "failed": "Failed",
+    "submitted": "Submitted",
+    "delivered": "Delivered",
+    "undelivered": "Undelivered",
+    "pending": "Pending",
+    "other_dlr": "Other DLR",
+    "no_dlr": "No DLR yet",
+}
+_SHOWN_STATES = [c for c in STATE_WORDS if c != "messages"]
+
+GLOSSARY: tuple[tuple[str, str], ...] = (
+    ("Messages", "one per recipient in the plan, sent or not."),
+    (
+        "Skipped",
+        "never sent: a problem in the plan (invalid or duplicate number, on the "
+        "do-not-contact list…); the reasons are counted under “Skipped, by reason”.",
+    ),
+    ("Planned", "sendable but not sent yet (e.g. the account ran out of credits)."),
+    (
+        "Unknown",
+        "the request got no answer: the message may have gone out. Settle it with "
+        "isms-campaigns resolve before sending again.",
+    ),
+    ("Failed", "the gateway refused it (an iSMS error code): not sent, not charged."),
+    ("Submitted", "the gateway accepted it and passed it to the telco."),
+    (
+        "Delivered",
+        "the telco's SMSC acknowledged it: its delivery report (DLR) is DELIVERED, ACCEPTED "
+        "or SENT. That is the most iSMS reports; it is not proof that the handset received it.",
+    ),
+    ("Undelivered", "the telco reported it was not delivered (DLR UNDELIVERED)."),
+    ("Pending", "its latest report is PENDING: a final one should follow."),
+    ("Other DLR", "a report word outside the iSMS spec (e.g. EXPIRED), kept as reported."),
+    ("No DLR yet", "submitted, but no delivery report imported yet."),
+    (
+        "Delivery rate",
+        "delivered ÷ submitted. The likely range is a Wilson 95 % interval: wide where few "
+        "messages were sent.",
+    ),
+    (
+        "Credits",
+        "estimated: what the plan costs (every sendable message); charged: what the gateway "
+        "reported charging, known per campaign, type, hour and date only.",
+    ),
+    ("Original operator", "the numbering plan's operator of the number: numbers get ported."),
+    ("Country", "of the number, as its ISO code (MY Malaysia, SG Singapore, ID Indonesia…)."),
+)
+
+# A breakdown folds groups smaller than this: a rate over 2 messages is noise.
+MIN_GROUP = 10
+OTHER_GROUPS = "other_groups"
+
+# The columns of a summary a fold cannot add up: it computes them again.
+_RECOMPUTED = ("delivery_rate", "rate_low", "rate_high", "dlr_seconds_median", "dlr_seconds_p90")
+
+
+def breakdown(
+    summary: pl.DataFrame, by: str | Sequence[str], minimum: int = MIN_GROUP
+) -> pl.DataFrame:
+    """A :func:`delivery_summary` as a breakdown of what was sent: skipped messages left out
+    (they have no operator, hour or date to speak of, and their own table), biggest group
+    first, groups under ``minimum`` messages folded into one last row.
+
+    The folded row has null keys, ``other_groups`` = the number of groups in it
+    (null elsewhere), its counts and credits summed and its rate and interval
+    recomputed; its delay quantiles are null (they do not add up).
+
+    >>> from isms_campaigns import Store
+    >>> breakdown(delivery_summary(Store(), by="operator"), "operator").columns[-1]
+    'other_groups'
+    """
+    dims = check_dimensions(by)
+    sent = summary.with_columns(
+        messages=pl.col("messages") - pl.col("skipped"), skipped=pl.lit(0, pl.Int64)
+    ).filter(pl.col("messages") > 0)
+    if not {"hour", "date"} & set(dims):  # a time keeps its order
+        sent = sent.sort("messages", descending=True, maintain_order=True)
+    small = pl.col("messages") < minimum
+    kept = sent.filter(~small).with_columns(pl.lit(None, pl.Int64).alias(OTHER_GROUPS))
+    folded = sent.filter(small)
+    if folded.is_empty():
+        return kept
+    n, k = pl.col("submitted"), pl.col("delivered")
+    p, z2 = k / n, Z95 * Z95
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = Z95 / (1 + z2 / n) * (p * (1 - p) / n + z2 / (4 * n * n)).sqrt()
+    summed = [c for c in summary.columns if c not in (*dims, *_RECOMPUTED)]
+    other = folded.select(
+        *(pl.lit(None, summary.schema[d]).alias(d) for d in dims),
+        # A sum of nothing known (credits charged by operator) stays unknown.
+        *(pl.when(pl.col(c).is_not_null().any()).then(pl.col(c).sum()).alias(c) for c in summed),
+        pl.len().cast(pl.Int64).alias(OTHER_GROUPS),
+    ).with_columns(
+        delivery_rate=pl.when(n > 0).then(p),
+        rate_low=pl.when(n > 0).then(pl.when(k == 0).then(0.0).otherwise(centre - half).clip(0)),
+        rate_high=pl.when(n > 0).then(
+            pl.when(k == n).then(1.0).otherwise(centre + half).clip(0, 1)
+        ),
+        dlr_seconds_median=pl.lit(None, pl.Float64),
+        dlr_seconds_p90=pl.lit(None, pl.Float64),
+    )
+    return pl.concat([kept, other.select(kept.columns)], how="vertical_relaxed")
+
+
+def group_label(summary: pl.DataFrame, dims: Sequence[str]) -> pl.Expr:
+    """Each row's group as people read it (the ``dims`` joined by " · "), and the row
+    :func:`breakdown` folds as "other: N groups"."""
+    key = pl.concat_str([key_text(d) for d in dims], separator=" · ")
+    if OTHER_GROUPS not in summary.columns:
+        return key
+    return (
+        pl.when(pl.col(OTHER_GROUPS).is_not_null())
+        .then(pl.format("other: {} groups", pl.col(OTHER_GROUPS)))
+        .otherwise(key)
+    )
+
+
+def key_text(dim: str) -> pl.Expr:
+    """A dimension's values as people read them (in a table, on an axis)."""
+    col = pl.col(dim)
+    if dim == "hour":
+        return pl.format("{}:00", col.cast(pl.String).str.zfill(2)).fill_null("not submitted")
+    if dim == "date":
+        return col.cast(pl.String).fill_null("not submitted")
+    if dim == "type":
+        return col.replace_strict(
+            {1: "1 ASCII", 2: "2 Unicode"}, default=col.cast(pl.String), return_dtype=pl.String
+        ).fill_null("not known")
+    if dim == "variant":
+        return col.cast(pl.String).fill_null("no variant")
+    return col.cast(pl.String).fill_null("not known")
+
+
+def skipped_reasons(store: Store, campaigns: str | Sequence[str] | None = None) -> pl.DataFrame:
+    """Why messages were skipped (never sent), most common first: ``problem``, ``messages``.
+
+    >>> from isms_campaigns import Store
+    >>> skipped_reasons(Store()).columns
+    ['problem', 'messages']
+    """
+    return _run(
+        store,
+        f"""
+        with chosen as ({_CHOSEN})
+        select m.problem, count(*) as messages
+        from messages m join chosen c on c.campaign = m.campaign
+        where m.state = 'skipped' and {_ONE.format("m")}
+        group by m.problem order by messages desc, m.problem
+        """,
+        _chosen(store, campaigns),
+    )
+
+
+def not_delivered(store: Store, campaigns: str | Sequence[str] | None = None) -> pl.DataFrame:
+    """The recipients who did not get their message: failed (refused by the gateway),
+    undelivered, or an other DLR word; campaign by campaign, in plan order.
+
+    Columns ``campaign dstno country operator state code dlr_status reason``:
+    ``state`` in the words of :data:`STATE_WORDS`, ``reason`` the gateway
+    code's meaning or the delivery report's status.
+
+    >>> from isms_campaigns import Store
+    >>> not_delivered(Store()).columns[:3]
+    ['campaign', 'dstno', 'country']
+    """
+    found = _run(
+        store,
+        f"""
+        with chosen as ({_CHOSEN})
+        select m.campaign, m.dstno, m.country, m.operator,
+               case when m.state = 'failed' then 'failed'
+                    when m.dlr_class = 'failed' then 'undelivered' else 'other_dlr' end as state,
+               m.code, m.dlr_status
+        from messages m join chosen c on c.campaign = m.campaign
+        where {_ONE.format("m")}
+          and (m.state = 'failed'
+               or (m.state = 'submitted' and m.dlr_class in ('failed', 'unknown')))
+        order by c.created_at, m.campaign, m.row
+        """,
+        _chosen(store, campaigns),
+    )
+    meanings = pl.DataFrame(
+        {"code": list(CODES), "meaning": [c.meaning for c in CODES.values()]},
+        schema_overrides={"code": found.schema["code"]},
+    )
+    return (
+        found.join(meanings, on="code", how="left", maintain_order="left")
+        .with_columns(
+            reason=pl.when(pl.col("state") == "failed")
+            .then(pl.format("{} {}", "code", pl.col("meaning").fill_null(describe(0).meaning)))
+            .otherwise(pl.format("DLR {}", "dlr_status")),
+        )
+        .with_columns(state=pl.col("state").replace_strict(STATE_WORDS))
+        .drop("meaning")
     )
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ._html import STYLE, campaign_cards, cards_html, table, unicode_table
+from ._html import STYLE, campaign_cards, cards_html, notes_html, table, unicode_table
 from .compliance import Compliance
 from .contacts import as_text_numbers, read_contacts, read_numbers
 from .encoding import (
@@ -801,7 +801,7 @@ def _campaign_html(camp: Campaign) -> str:
             )
         )
     parts.append(cards_html(campaign_cards(camp)))
-    parts += [f'<p class="note">{html.escape(n)}</p>' for n in camp._plan_notes]
+    parts.append(notes_html(camp._plan_notes))
 
     skipped = (
         m.filter(pl.col("problem").is_not_null())

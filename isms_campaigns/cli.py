@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from . import __version__
+from .analytics import MIN_GROUP, breakdown, group_label
 from .campaign import Campaign
 from .contacts import read_contacts
 from .encoding import BillingRule
@@ -148,8 +149,11 @@ def _campaign_from_args(
 
 def print_estimate(camp: Campaign, *, price_note: str = "") -> None:
     """The estimate as a campaign manager reads it in a terminal."""
+    # Every column, piped or not (polars hides columns past its default count
+    # and squeezes a table into a guessed width); long messages wrap in their cell.
     with pl.Config(
         tbl_rows=40,
+        tbl_cols=-1,
         tbl_width_chars=shutil.get_terminal_size((100, 24)).columns,
         tbl_hide_dataframe_shape=True,
         tbl_hide_column_data_types=True,
@@ -335,7 +339,37 @@ def _send_and_receive(camp: Campaign, store: Store, spool: Path) -> bool:
     print(f"The receiver got {receiver.received:,} callbacks, spooled to {spool}")
     print("\nImporting the spool into the store:")
     print(store.import_dlr(spool))
+    print(_reports_per_message(store, camp.name))
     return report.ok
+
+
+def _reports_per_message(store: Store, campaign: str) -> str:
+    """Why there are more delivery reports (callbacks) than messages, from the store."""
+    counts = store.sql(
+        """
+        with per as (
+            select count(*) as reports, count(*) filter (where dn_status = 'PENDING') as pending
+            from dlr_events where campaign = $campaign group by trx_id
+        )
+        select (select count(*) from messages
+                where campaign = $campaign and state = 'submitted') as messages,
+               coalesce(sum(reports), 0) as reports,
+               coalesce(sum(pending) filter (where reports > pending), 0) as pending_first,
+               coalesce(sum(reports - pending - 1) filter (where reports > pending), 0)
+                   as repeated,
+               count(*) as reported
+        from per
+        """,
+        {"campaign": campaign},
+    ).row(0, named=True)
+    return (
+        f"{counts['reports']:,} delivery reports for {counts['messages']:,} submitted messages: "
+        f"a message can get several. {counts['pending_first']:,} were PENDING reports before "
+        f"the final one and {counts['repeated']:,} repeated a final report (the simulator, "
+        f"like a real gateway, sometimes sends one twice); "
+        f"{counts['messages'] - counts['reported']:,} messages got none yet. Each message "
+        "counts once below, by its latest final report."
+    )
 
 
 def _hide_token(url: str) -> str:
@@ -344,10 +378,13 @@ def _hide_token(url: str) -> str:
 
 
 def _print_summaries(store: Store, campaigns: Sequence[str] | None = None) -> None:
-    for dim, heading in (("campaign", "by campaign"), ("operator", "by original operator")):
-        summary = delivery_summary(store, by=dim, campaigns=campaigns)
-        print(f"\nDelivery summary {heading}:")
-        print_summary(summary, dim)
+    print("\nDelivery summary by campaign:")
+    print_summary(delivery_summary(store, by="campaign", campaigns=campaigns), "campaign")
+    # As the report shows it: what was sent (skipped numbers have no operator), small
+    # groups added up in one "other" row.
+    by_operator = delivery_summary(store, by="operator", campaigns=campaigns)
+    print(f"\nDelivery summary by original operator (sent; under {MIN_GROUP} messages: other):")
+    print_summary(breakdown(by_operator, "operator"), "operator")
     print(SUMMARY_NOTE)
 
 
@@ -359,8 +396,10 @@ SUMMARY_NOTE = (
 
 
 def print_summary(summary: pl.DataFrame, dim: str) -> None:
-    """A delivery summary in a terminal: the columns that fit its width, rates in %."""
-    width = shutil.get_terminal_size((100, 24)).columns
+    """A delivery summary in a terminal: the columns that fit its width, rates in %.
+
+    Piped into a file or another program, every column: there is no width to fit."""
+    width = shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 10_000
     table, dropped = _terminal_summary(summary, dim, width)
     print_table(table)
     if dropped:
@@ -382,7 +421,7 @@ def _terminal_summary(
         pct("rate_high", 0).cast(pl.Int64),
     )
     readable = summary.select(
-        pl.col(dim).cast(pl.String).fill_null("(none)"),
+        group_label(summary, [dim]).alias(dim),
         pl.col("messages"),
         pl.col("skipped"),
         pl.col("planned"),
@@ -401,10 +440,10 @@ def _terminal_summary(
     )
     # Always: what was submitted and what became of it. The rarer states only
     # where they occur; the rest while the table fits the terminal.
-    rare = ["planned", "failed", "unknown", "pending", "other DLR"]
+    rare = ["skipped", "planned", "failed", "unknown", "pending", "other DLR"]
     core = [dim, "submitted", "delivered", "undelivered", "no DLR", "rate (95% CI)"]
     core += [c for c in rare if readable[c].sum() > 0]
-    optional = ["messages", "skipped", "credits est.", "charged", "median DLR s"]
+    optional = ["messages", "credits est.", "charged", "median DLR s"]
     if readable["charged"].null_count() == readable.height:  # by operator: not attributable
         optional.remove("charged")
 

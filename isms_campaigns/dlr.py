@@ -19,6 +19,7 @@ from __future__ import annotations
 import glob
 import gzip
 import hashlib
+import html
 import os
 import time
 import zlib
@@ -29,6 +30,7 @@ from typing import Any
 
 import polars as pl
 
+from ._html import STYLE, div, notes_html, table
 from .analytics import DEFAULT_TIME_ZONE  # times without an offset: the gateway's
 from .contacts import read_table
 from .errors import ContactsError, IsmsError
@@ -502,18 +504,16 @@ class ImportReport:
         )
 
     def _repr_html_(self) -> str:
-        import html
-
-        rows = "".join(
-            f"<tr><td>{html.escape(s)}</td><td>{html.escape(c)}</td>"
-            f'<td style="text-align:right">{n:,}</td></tr>'
-            for s, c, n in self.by_status.iter_rows()
-        )
-        items = "".join(f"<li>{html.escape(line)}</li>" for line in self._lines())
-        return (
-            '<div style="font-family:system-ui,sans-serif;font-size:13px">'
-            f"<h3 style='margin:4px 0'>Delivery reports imported</h3><ul>{items}</ul>"
-            "<table><tr><th>dn_status</th><th>class</th><th>events</th></tr>"
-            f"{rows}</table><p style='color:#666'>DELIVERED, ACCEPTED and SENT mean the "
-            "telco SMSC acknowledged the message, not that the handset received it.</p></div>"
+        return STYLE + div(
+            "<h3>Delivery reports imported</h3><ul>",
+            "".join(f"<li>{html.escape(line)}</li>" for line in self._lines()),
+            "</ul>",
+            table(["dn_status", "class", "events"], self.by_status.rows()),
+            notes_html(
+                [
+                    "DELIVERED, ACCEPTED and SENT mean the telco SMSC acknowledged the "
+                    "message, not that the handset received it."
+                ],
+                kind="muted",
+            ),
         )

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import polars as pl
 
-from ._html import STYLE, table
+from ._html import STYLE, div, notes_html, table
 from ._sql import registered, retrying
 from .analytics import DEFAULT_TIME_ZONE, instant
 from .contacts import read_numbers, read_table
@@ -332,10 +332,10 @@ class OptOutReport:
             ("numbers re-subscribed", self.resubscribed),
             ("START replies that lifted nothing", self.starts_without_effect),
         ]
-        notes = "".join(f'<p class="note">{html.escape(e)}</p>' for e in self.unreadable_examples)
-        return (
-            f'{STYLE}<div class="icamp"><h3>Opt-outs from {html.escape(self.source)}</h3>'
-            f"{table(['', 'count'], rows)}{notes}</div>"
+        return STYLE + div(
+            f"<h3>Opt-outs from {html.escape(self.source)}</h3>",
+            table(["", "count"], rows),
+            notes_html(self.unreadable_examples),
         )
 
 

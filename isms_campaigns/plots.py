@@ -21,23 +21,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-import plotly.graph_objects as go
-import plotly.io as pio
 import polars as pl
 
 from .analytics import (
     DEFAULT_TIME_ZONE,
     DIMENSION_LABELS,
+    STATE_WORDS,
     check_dimensions,
     delivery_summary,
     dlr_arrival_counts,
     dlr_delays,
     failure_reasons,
+    group_label,
 )
 
 if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
     from .store import Store
 
 __all__ = [
@@ -72,16 +75,17 @@ COLOURS: dict[str, str] = {
     "credits_submitted": "#64b5f6",
     "credits_charged": "#00897b",
 }
+# Each state by its one word (analytics.STATE_WORDS), with a hint for a legend.
 LABELS: dict[str, str] = {
-    "delivered": "Delivered (SMSC acknowledged)",
-    "undelivered": "Undelivered (DLR)",
-    "pending": "Pending (DLR)",
-    "other_dlr": "Other DLR status",
-    "no_dlr": "Submitted, no DLR yet",
-    "failed": "Rejected by the gateway",
-    "unknown": "Unknown (may have gone out)",
-    "planned": "Planned, not sent yet",
-    "skipped": "Skipped (problem in the plan)",
+    "delivered": f"{STATE_WORDS['delivered']} (SMSC acknowledged)",
+    "undelivered": STATE_WORDS["undelivered"],
+    "pending": STATE_WORDS["pending"],
+    "other_dlr": STATE_WORDS["other_dlr"],
+    "no_dlr": STATE_WORDS["no_dlr"],
+    "failed": f"{STATE_WORDS['failed']} (refused by the gateway)",
+    "unknown": f"{STATE_WORDS['unknown']} (may have gone out)",
+    "planned": f"{STATE_WORDS['planned']} (not sent yet)",
+    "skipped": f"{STATE_WORDS['skipped']} (problem in the plan)",
     "credits_estimated": "Estimated, all sendable",
     "credits_submitted": "Estimated, submitted messages",
     "credits_charged": "Charged by the gateway",
@@ -108,6 +112,8 @@ def status_breakdown(store: Store, campaigns: str | Sequence[str] | None = None)
 
 def status_figure(summary: pl.DataFrame) -> go.Figure:
     """:func:`status_breakdown` from a ``delivery_summary(by="campaign")`` already at hand."""
+    import plotly.graph_objects as go  # lazily: see _template
+
     title = "Messages per campaign, by state and delivery report"
     if summary.is_empty():
         return _no_data(title, "no campaigns in the store")
@@ -152,15 +158,17 @@ def delivery_rate(
 
 def rate_figure(summary: pl.DataFrame, by: str | Sequence[str]) -> go.Figure:
     """:func:`delivery_rate` from a ``delivery_summary(by=by)`` already at hand."""
+    import plotly.graph_objects as go  # lazily: see _template
+
     dims = check_dimensions(by)
     label = " × ".join(DIMENSION_LABELS[d] for d in dims)
     title = f"Delivery rate by {label[0].lower()}{label[1:]}"
     summary = summary.filter(pl.col("submitted") > 0)
     if summary.is_empty():
         return _no_data(title, "no submitted messages")
-    shown = summary.with_columns(
-        key=pl.concat_str([_key_text(d) for d in dims], separator=" · ")
-    ).with_columns(tick=pl.format("{}<br>n={}", "key", "submitted"))
+    shown = summary.with_columns(key=group_label(summary, dims)).with_columns(
+        tick=pl.format("{}<br>n={}", "key", "submitted")
+    )
     keys = shown["key"].to_list()
     delivered, submitted = int(shown["delivered"].sum()), int(shown["submitted"].sum())
     fig = go.Figure(
@@ -217,6 +225,8 @@ def time_to_dlr(store: Store, campaigns: str | Sequence[str] | None = None) -> g
 
 def time_to_dlr_figure(steps: pl.DataFrame) -> go.Figure:
     """:func:`time_to_dlr` from a :func:`~isms_campaigns.analytics.dlr_delays` frame."""
+    import plotly.graph_objects as go  # lazily: see _template
+
     title = "Time from submission to the final delivery report"
     if steps.is_empty():
         return _no_data(title, "no final delivery reports imported")
@@ -285,6 +295,8 @@ def dlr_arrivals_figure(counts: pl.DataFrame, time_zone: str = DEFAULT_TIME_ZONE
 
     ``time_zone``: the one the counts were made in (it names the time axis).
     """
+    import plotly.graph_objects as go  # lazily: see _template
+
     title = "Delivery reports received over time"
     if counts.is_empty():
         return _no_data(title, "no delivery reports imported")
@@ -331,6 +343,8 @@ def credits(store: Store, campaigns: str | Sequence[str] | None = None) -> go.Fi
 
 def credits_figure(summary: pl.DataFrame) -> go.Figure:
     """:func:`credits` from a ``delivery_summary(by="campaign")`` already at hand."""
+    import plotly.graph_objects as go  # lazily: see _template
+
     title = "Credits per campaign: estimated vs charged"
     if summary.is_empty():
         return _no_data(title, "no campaigns in the store")
@@ -372,7 +386,9 @@ def failure_codes(store: Store, campaigns: str | Sequence[str] | None = None) ->
 
 def failure_codes_figure(reasons: pl.DataFrame) -> go.Figure:
     """:func:`failure_codes` from a :func:`~isms_campaigns.analytics.failure_reasons` frame."""
-    title = "Why messages failed, ranked"
+    import plotly.graph_objects as go  # lazily: see _template
+
+    title = "Why messages failed or were not delivered, ranked"
     if reasons.is_empty():
         return _no_data(title, "no message was rejected or reported undelivered")
     shown = reasons.with_columns(
@@ -382,8 +398,12 @@ def failure_codes_figure(reasons: pl.DataFrame) -> go.Figure:
     )
     fig = go.Figure()
     for source, name, colour in (
-        ("gateway", "Rejected by the gateway (not sent, not charged)", COLOURS["failed"]),
-        ("dlr", "Submitted, then reported not delivered", COLOURS["undelivered"]),
+        ("gateway", f"{LABELS['failed']}: not sent, not charged", COLOURS["failed"]),
+        (
+            "dlr",
+            f"{STATE_WORDS['undelivered']} or {STATE_WORDS['other_dlr']}",
+            COLOURS["undelivered"],
+        ),
     ):
         part = shown.filter(pl.col("source") == source)
         if part.is_empty():
@@ -422,20 +442,27 @@ def failure_codes_figure(reasons: pl.DataFrame) -> go.Figure:
 # ---------------------------------------------------------------------------
 
 
-# Fetched once: naming the template in every figure costs it a fresh lookup.
-_TEMPLATE = pio.templates["plotly_white"]
+@cache
+def _template() -> Any:
+    """Fetched once: naming the template in every figure costs it a fresh lookup.
+
+    plotly is imported on first use, here and in each figure function:
+    ``import isms_campaigns`` stays light (plotly takes a second to import)."""
+    import plotly.io as pio
+
+    return pio.templates["plotly_white"]
 
 
 def _style(fig: go.Figure, title: str, x: str | None = None, y: str | None = None) -> go.Figure:
     """The layout every figure shares."""
     fig.update_layout(
-        template=_TEMPLATE,
+        template=_template(),
         title={"text": title, "x": 0.01, "xanchor": "left"},
         font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 13},
         margin={"l": 60, "r": 30, "t": 90, "b": 60},
-        # On the right, where a long legend cannot cover the title; in trace
+        # Below the plot, so the plot keeps the width of a phone; in trace
         # order (plotly reverses it for stacked bars by default).
-        legend={"traceorder": "normal"},
+        legend={"traceorder": "normal", "orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"},
         hoverlabel={"namelength": -1},
     )
     if x is not None:
@@ -451,6 +478,8 @@ def _titled(title: str, note: str) -> str:
 
 def _no_data(title: str, why: str) -> go.Figure:
     """A figure that says there is nothing to show yet, and why."""
+    import plotly.graph_objects as go  # lazily: see _template
+
     fig = go.Figure()
     _style(fig, title)
     fig.add_annotation(
@@ -465,17 +494,3 @@ def _no_data(title: str, why: str) -> go.Figure:
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return fig
-
-
-def _key_text(dim: str) -> pl.Expr:
-    """A dimension's values as the text on an axis."""
-    col = pl.col(dim)
-    if dim == "hour":
-        return pl.format("{}:00", col.cast(pl.String).str.zfill(2)).fill_null("not submitted")
-    if dim == "date":
-        return col.cast(pl.String).fill_null("not submitted")
-    if dim == "type":
-        return col.replace_strict(
-            {1: "1 ASCII", 2: "2 Unicode"}, default=col.cast(pl.String), return_dtype=pl.String
-        ).fill_null("(none)")
-    return col.cast(pl.String).fill_null("(none)")

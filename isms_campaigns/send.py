@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from . import schedule
+from ._html import STYLE, div, notes_html, table
 from .errors import PlanError, SendError, spelled
 from .gateway.client import MAX_NUMBERS, Gateway, Reply, split_numbers
 from .gateway.responses import Rejected, Sent, Unknown, Unreached
@@ -247,36 +248,29 @@ class SendReport:
 
     def _repr_html_(self) -> str:
         esc = html.escape
-        colour = "#1a7f37" if self.ok else "#b35900"
-        rows = "".join(
-            f'<tr><td>{s}</td><td class="n">{self.states.get(s, 0):,}</td></tr>' for s in STATES
-        )
         parts = [
-            '<div class="isend" style="font-family:system-ui,sans-serif;font-size:13px">',
-            f"<h3 style='margin:4px 0'>Send report: {esc(self.campaign)}</h3>",
-            f"<p style='color:{colour};font-weight:600'>{esc(self._headline())}</p>",
-            "<table><tr><th>state</th><th>messages</th></tr>",
-            rows,
-            "</table>",
+            f"<h3>Send report: {esc(self.campaign)}</h3>",
+            f'<p class="headline {"ok" if self.ok else "note"}">{esc(self._headline())}</p>',
+            table(["state", "messages"], [(s, self.states.get(s, 0)) for s in STATES]),
         ]
         if not self.dry_run:
             parts.append(f"<p>{esc(self._this_run())}</p>")
         if self.unknown_chunks:
             parts.append(
                 f"<p>Unknown chunks: {esc(_ids(self.unknown_chunks))}. Settle them with "
-                f"<code>store.resolve_unknown({self.campaign!r}, resend=True|False)</code>.</p>"
+                f"<code>store.resolve_unknown({esc(repr(self.campaign))}, resend=True|False)"
+                "</code>.</p>"
             )
         if self.what_to_do:
             parts.append(f"<p><b>What to do:</b> {esc(self.what_to_do)}</p>")
-        parts += [f"<p style='color:#8a5300'>{esc(n)}</p>" for n in self.notes]
+        parts.append(notes_html(self.notes))
         if self.payloads:
             shown = json.dumps(self.payloads[:2], ensure_ascii=False, indent=1)
             parts.append(
                 f"<details><summary>Request payloads ({len(self.payloads):,}; first 2)"
                 f"</summary><pre>{esc(shown)}</pre></details>"
             )
-        parts.append("</div>")
-        return "".join(parts)
+        return STYLE + div(*parts)
 
 
 def _ids(chunks: Sequence[int]) -> str:

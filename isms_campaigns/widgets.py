@@ -42,7 +42,7 @@ import ipywidgets as widgets
 import polars as pl
 
 from . import analytics, plots
-from ._html import STYLE, campaign_cards, cards_html, frame_table, table, unicode_table
+from ._html import STYLE, campaign_cards, cards_html, div, frame_table, table, unicode_table
 from .analytics import (
     DEFAULT_TIME_ZONE,
     DELIVERED_NOTE,
@@ -66,14 +66,6 @@ if TYPE_CHECKING:
 __all__ = ["Composer", "Dashboard", "SendPanel"]
 
 DELAY = 0.3  # seconds of quiet before recomputing
-
-_EXTRA_STYLE = (
-    "<style>.icamp .err{color:#b00020;white-space:pre-wrap}.icamp .ok{color:#1a7f37}"
-    ".icamp .muted{color:#666}.icamp .bars{display:grid;grid-template-columns:auto 220px auto;"
-    "gap:2px 8px;align-items:center}.icamp .bar{background:#4c78a8;height:12px}"
-    ".icamp .pre td{white-space:pre-wrap;max-width:520px}"
-    ".icamp td.num{text-align:right;font-variant-numeric:tabular-nums}</style>"
-)
 
 
 # --------------------------------------------------------------------------
@@ -131,12 +123,8 @@ class _Debounced:
             self._timer = None
 
 
-def _div(*parts: str) -> str:
-    return '<div class="icamp">' + "".join(parts) + "</div>"
-
-
 def _error(message: str) -> str:
-    return _div(f'<p class="err">{html.escape(message)}</p>')
+    return div(f'<p class="err">{html.escape(message)}</p>')
 
 
 def _unexpected(exc: Exception) -> str:
@@ -263,7 +251,7 @@ class Composer(widgets.VBox):  # type: ignore[misc]
 
         super().__init__(
             [
-                widgets.HTML(STYLE + _EXTRA_STYLE),
+                widgets.HTML(STYLE),
                 widgets.HBox([self.name, self.sender_id, self.send_later, self.smart_ascii]),
                 self.template,
                 widgets.HBox(
@@ -339,7 +327,7 @@ class Composer(widgets.VBox):  # type: ignore[misc]
     # -- recomputing ------------------------------------------------------------
 
     def _changed(self, change: dict[str, Any]) -> None:
-        self.status.value = _div('<p class="muted">updating…</p>')
+        self.status.value = div('<p class="muted">updating…</p>')
         self._recompute.trigger()
 
     def _plan(self) -> None:
@@ -371,12 +359,12 @@ class Composer(widgets.VBox):  # type: ignore[misc]
         m, ok = camp.messages, camp.sendable
         notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in camp.notes)
         hint = "" if template.strip() else '<p class="muted">Write the message above.</p>'
-        self.status.value = _div(hint, notes)
+        self.status.value = div(hint, notes)
 
         summary = camp.summary()
         if summary["cost_rm"].null_count() == summary.height:
             summary = summary.drop("cost_rm")
-        self.stats.value = _div(
+        self.stats.value = div(
             cards_html(campaign_cards(camp)),
             table(summary.columns, summary.rows()),
         )
@@ -384,7 +372,7 @@ class Composer(widgets.VBox):  # type: ignore[misc]
 
         preview = (ok if ok.height else m).head(self.preview_rows)
         columns = ["dstno", "msg", "type", "length", "parts", "credits", "warning", "problem"]
-        self.preview.value = _div(
+        self.preview.value = div(
             "<b>Preview</b>",
             '<div class="pre">',
             table(
@@ -415,9 +403,9 @@ class Composer(widgets.VBox):  # type: ignore[misc]
         )
         _hide(self.fix_button, camp.smart_ascii or not fixable)
         if not chars.height:
-            self.unicode.value = _div("<b>Characters that force Unicode</b><p>none</p>", note)
+            self.unicode.value = div("<b>Characters that force Unicode</b><p>none</p>", note)
             return
-        self.unicode.value = _div(
+        self.unicode.value = div(
             "<b>Characters that force Unicode</b>",
             unicode_table(chars),
             note,
@@ -436,7 +424,7 @@ def _send_later_field(value: object) -> widgets.Text:
 def _histogram(sendable: pl.DataFrame) -> str:
     counts = sendable.group_by("credits").len().sort("credits")
     if not counts.height:
-        return _div("<b>Credits per recipient</b><p>no sendable message</p>")
+        return div("<b>Credits per recipient</b><p>no sendable message</p>")
     top = int(counts["len"].max())  # type: ignore[arg-type]
     cells = counts.select(
         pl.format(
@@ -446,7 +434,7 @@ def _histogram(sendable: pl.DataFrame) -> str:
             pl.col("len"),
         ).str.join("")
     ).item()
-    return _div(
+    return div(
         "<b>Credits per recipient</b>",
         '<div class="bars"><span class="muted">credits</span><span></span>'
         '<span class="muted">recipients</span>',
@@ -475,7 +463,7 @@ def _problems(messages: pl.DataFrame) -> str:
     if warnings.height:
         parts.append("<b>Warnings (sent, not quite as written)</b>")
         parts.append(table(["warning", "rows", "examples"], warnings.head(10).rows()))
-    return _div(*parts)
+    return div(*parts)
 
 
 # --------------------------------------------------------------------------
@@ -561,7 +549,7 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
         self.balance_button.on_click(lambda _: self.refresh(read_balance=True))
         super().__init__(
             [
-                widgets.HTML(STYLE + _EXTRA_STYLE),
+                widgets.HTML(STYLE),
                 self.estimate,
                 self.send_later,
                 self.confirm,
@@ -649,7 +637,7 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
         price = camp.billing.price_per_credit
         cost = "" if price is None else f" (RM {credits * price:,.2f})"
         skipped = camp.messages.height - camp.sendable.height
-        self.estimate.value = _div(
+        self.estimate.value = div(
             f"<h3>{verb} {esc(camp.name)}</h3>",
             cards_html(
                 [
@@ -735,7 +723,7 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
             self._running, self._stop_asked, self._sender = True, False, None
         self.report = None
         self.result.value = ""
-        self.message.value = _div('<p class="muted">Sending…</p>')
+        self.message.value = div('<p class="muted">Sending…</p>')
         self.progress.max, self.progress.value = max(self._to_send, 1), 0
         self.progress.bar_style = ""
         self.progress_label.value = f"0 / {self._to_send:,} messages"
@@ -756,7 +744,7 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
             self._stop_asked = True
             if self._sender is not None:
                 self._sender.stop()
-        self.message.value = _div(
+        self.message.value = div(
             '<p class="note">Stopping: the requests in flight finish and are recorded…</p>'
         )
         self._set_buttons()
@@ -879,7 +867,7 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         self.import_button.on_click(lambda _: self.import_dlr())
         super().__init__(
             [
-                widgets.HTML(STYLE + _EXTRA_STYLE),
+                widgets.HTML(STYLE),
                 widgets.HBox(
                     [
                         self.campaigns,
@@ -998,7 +986,7 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
             self.status.value = _error(_unexpected(exc))
             return
         self.status.value = ""
-        self.summary.value = _div(
+        self.summary.value = div(
             frame_table(readable_summary(summary, by)),
             f'<p class="muted">{html.escape(DELIVERED_NOTE)}</p>',
         )

@@ -185,7 +185,7 @@ def _check_03(nb: Any) -> None:
         "Time from submission to the final delivery report",
         "Delivery reports received over time",
         "Credits per campaign: estimated vs charged",
-        "Why messages failed, ranked",
+        "Why messages failed or were not delivered, ranked",
     ]
     for figure, title in zip(figures, titles, strict=True):
         notes = [a.get("text", "") for a in figure["layout"].get("annotations", [])]

@@ -56,7 +56,7 @@ def test_delivery_rate_bars_carry_the_wilson_interval_and_n(built: Built) -> Non
     fig = plots.delivery_rate(built.store, by="operator")
     summary = delivery_summary(built.store, by="operator").filter(pl.col("submitted") > 0)
     (bar,) = fig.data
-    assert list(bar.x) == summary["operator"].fill_null("(none)").to_list()
+    assert list(bar.x) == summary["operator"].fill_null("not known").to_list()
     assert list(bar.y) == pytest.approx(summary["delivery_rate"].to_list())
     assert bar.error_y.symmetric is False
     high = (summary["rate_high"] - summary["delivery_rate"]).to_list()
@@ -133,8 +133,8 @@ def test_credits_estimated_vs_charged(built: Built) -> None:
 
 def test_failure_codes_ranked_with_their_meaning(built: Built) -> None:
     fig = plots.failure_codes(built.store)
-    gateway = _trace(fig, "Rejected by the gateway (not sent, not charged)")
-    dlr = _trace(fig, "Submitted, then reported not delivered")
+    gateway = _trace(fig, f"{plots.LABELS['failed']}: not sent, not charged")
+    dlr = _trace(fig, "Undelivered or Other DLR")
     casino = delivery_summary(built.store, campaigns="casino").row(0, named=True)
     assert list(gateway.y) == [f"-1009 · {describe(-1009).meaning}"]
     assert list(gateway.x) == [casino["failed"]]

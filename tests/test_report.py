@@ -21,6 +21,7 @@ import polars as pl
 import pytest
 
 import isms_campaigns as ic
+from isms_campaigns.money import ringgit
 from isms_campaigns.report import (
     DIMENSIONS,
     SUMMARY_COLUMNS,
@@ -379,10 +380,12 @@ def test_report_is_one_self_contained_file(built: Built, tmp_path: Path) -> None
     assert "SMSC acknowledged" in text and "not proof that the" in text
     assert "Generated " in text and "UTC" in text
     # The tables carry the summary's numbers.
-    for heading in ("By campaign", "By original operator", "By message type", "By date submitted"):
+    for heading in ("Campaigns", "Skipped, by reason", "Who did not get the message"):
+        assert f"<h2>{heading}</h2>" in text
+    for heading in ("By country and original operator", "By message type", "By date submitted"):
         assert f"<h3>{heading}</h3>" in text
-    tiny = re.findall(r'<td class="txt">tiny</td>(.*?)</tr>', text)
-    assert any("80.0% (49.0%–94.3%)" in cells for cells in tiny)
+    tiny = re.findall(r"<td>tiny</td>(.*?)</tr>", text)
+    assert any("<td>80.0 %</td><td>49.0–94.3 %</td>" in cells for cells in tiny)
     # quiet has submitted messages and no DLR: said plainly.
     assert re.search(r"No delivery reports imported yet for [^<]*quiet", text)
     assert "<th>Unknown</th>" in text and "<th>Planned</th>" in text  # they occur here
@@ -405,3 +408,121 @@ def test_report_of_an_empty_store(tmp_path: Path) -> None:
     assert "No campaigns to report yet" in text
     assert not PLOTLY_BANNER.search(text)  # no figures, so no 4 MB of plotly.js
     assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+
+
+def _cards(report: Path) -> str:
+    """The headline cards' texts, each between bars: ``|1,234|messages|…``."""
+    text = report.read_text(encoding="utf-8")
+    cards = text.split('<div class="cards">')[1].split("</div></div>\n")[0]
+    return re.sub(r"(<[^>]+>)+", "|", "<>" + cards + "<>")
+
+
+def test_report_headline_cards_say_what_happened(built: Built, tmp_path: Path) -> None:
+    shown = _cards(write_report(built.store, tmp_path / "r.html"))
+    total = delivery_summary(built.store).select(pl.exclude("campaign").sum()).row(0, named=True)
+    rate = total["delivered"] / total["submitted"] * 100
+    assert f"|{total['messages']:,}|messages|" in shown
+    assert f"|{rate:.1f} %|delivered|" in shown
+    assert f"|{total['undelivered']:,}|undelivered|" in shown
+    assert f"{total['failed']:,} failed" in shown  # beside the undelivered
+    # No price per credit in the store (yet): credits, and why no ringgit.
+    assert "cost: price per credit unknown" in shown
+    assert f"{total['credits_estimated']:,} credits" in shown
+
+
+def test_the_cost_card_shows_ringgit_for_the_campaigns_with_a_price(tmp_path: Path) -> None:
+    store, sim = ic.Store(), Simulator()
+    contacts = ic.read_contacts(DATA / "sample_contacts.csv")
+    priced = ic.BillingRule(price_per_credit=0.08)
+    ic.Campaign("priced", contacts, template="Hi %name%", billing=priced).send(
+        _gateway(sim), store, progress=False
+    )
+    credits = int(store.sql("select sum(credits) from messages where state = 'submitted'").item())
+    cards = _cards(write_report(store, tmp_path / "r.html"))
+    assert f"|{ringgit(credits * 0.08)}|cost estimated|" in cards
+    assert f"{ringgit(credits * 0.08)} charged" in cards  # the simulator charges the estimate
+    # A campaign without a price is left out of the ringgit, and the card says so.
+    ic.Campaign("unpriced", contacts.head(20), template="Yo %name%").send(
+        _gateway(sim), store, progress=False
+    )
+    cards = _cards(write_report(store, tmp_path / "r.html"))
+    assert f"|{ringgit(credits * 0.08)}|cost estimated|" in cards
+    assert "1 campaigns without a price left out" in cards
+
+
+def test_report_lists_skipped_reasons_and_who_did_not_get_the_message(
+    built: Built, messages: pl.DataFrame, tmp_path: Path
+) -> None:
+    path = write_report(built.store, tmp_path / "nov.html")
+    text = path.read_text(encoding="utf-8")
+    chosen = messages.filter(pl.col("campaign").is_in(CAMPAIGNS))
+    # Skipped, by reason: the messages view's counts.
+    for problem, n in chosen.filter(pl.col("state") == "skipped")["problem"].value_counts().rows():
+        assert f'<tr><td>{problem}</td><td class="num">{n:,}</td></tr>' in text
+    # Who did not get it: failed, undelivered, other DLR; all in the CSV beside the page.
+    missed = chosen.filter(
+        (pl.col("state") == "failed")
+        | ((pl.col("state") == "submitted") & pl.col("dlr_class").is_in(["failed", "unknown"]))
+    )
+    csv = tmp_path / "nov-not-delivered.csv"
+    listed = pl.read_csv(csv, schema_overrides={"dstno": pl.String})
+    assert sorted(listed["dstno"]) == sorted(missed["dstno"])
+    assert set(listed["state"]) == {"Failed", "Undelivered", "Other DLR"}
+    assert '<a href="nov-not-delivered.csv">' in text
+    section = text.split("<h2>Who did not get the message</h2>")[1].split("<h2>")[0]
+    assert section.count("<tr><td>") == min(missed.height, 100)
+    if missed.height > 100:
+        assert f"the first 100 of {missed.height:,} recipients" in section
+    assert "<td>-1009 " in section  # a failure says its gateway code and meaning
+    # A report with no one to list leaves no stale CSV behind.
+    write_report(built.store, tmp_path / "nov.html", campaigns="quiet")
+    assert not csv.exists()
+
+
+def test_report_breakdowns_leave_skipped_out_and_fold_small_groups(
+    built: Built, tmp_path: Path
+) -> None:
+    text = write_report(built.store, tmp_path / "r.html").read_text(encoding="utf-8")
+    section = text.split("<h3>By country and original operator</h3>")[1].split("<h3>")[0]
+    assert "(none)" not in section and "Skipped" not in section
+    summary = delivery_summary(built.store, by=["country", "operator"])
+    sent = summary.with_columns(n=pl.col("messages") - pl.col("skipped")).filter(pl.col("n") > 0)
+    small = sent.filter(pl.col("n") < 10)
+    assert small.height >= 2  # the sample has one-message groups
+    assert f'<td>other: {small.height} groups</td><td></td><td class="num">' in section
+    for country, operator, n in (
+        sent.filter(pl.col("n") >= 10).select("country", "operator", "n").rows()
+    ):
+        assert f'<td>{country}</td><td>{operator}</td><td class="num">{n:,}</td>' in section
+
+
+def test_one_word_for_each_state_everywhere(built: Built, tmp_path: Path) -> None:
+    from isms_campaigns import analytics, plots
+
+    text = write_report(built.store, tmp_path / "r.html").read_text(encoding="utf-8")
+    ours = re.sub(r"<script.*?</script>", "", text, flags=re.S)
+    assert "Rejected" not in ours and "rejected" not in ours
+    words = set(analytics.STATE_WORDS.values())
+    table = analytics.readable_summary(delivery_summary(built.store), "campaign")
+    states = [c for c in table.columns if c in words]
+    assert len(states) >= 8
+    for key, label in plots.LABELS.items():
+        if key in analytics.STATE_WORDS:
+            assert label.startswith(analytics.STATE_WORDS[key])
+    glossary = text.split('id="glossary"')[1]
+    for word in words:
+        assert f"<dt>{word}</dt>" in glossary
+
+
+def test_importing_the_package_does_not_import_plotly() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, isms_campaigns as ic\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'plotly'], 'eager'\n"
+        "ic.plots.delivery_rate(ic.Store())\n"
+        "assert 'plotly' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
