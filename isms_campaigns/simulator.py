@@ -5,7 +5,7 @@ Use it two ways:
 - in-process, as an httpx transport (fast tests)::
 
       sim = Simulator()
-      gw = Gateway("demo", "demo", hosts=sim.hosts, transport=sim.transport())
+      gw = sim.gateway()  # Gateway("demo", "demo", …) over sim.transport(), sync and async
 
 - as real HTTP servers on loopback, one port per host (the demo, notebooks,
   process-level tests, ``isms-campaigns simulator``)::
@@ -73,6 +73,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
+
+from .gateway.client import Gateway
 
 FaultKind = Literal["ok", "refuse", "hang", "drop-before", "drop-after", "5xx"]
 ContentRefusal = Literal["row", "request"]
@@ -469,6 +471,14 @@ class Simulator:
     def transport(self) -> SimulatorTransport:
         """An httpx transport (sync and async) serving every host in-process."""
         return SimulatorTransport(self)
+
+    def gateway(self, username: str = "demo", password: str = "demo", **options: Any) -> Gateway:
+        """A :class:`Gateway` to this simulator in-process, sync and async (``options``:
+        the Gateway's, e.g. ``timeout``). The demo account's credentials by default."""
+        t = self.transport()
+        return Gateway(
+            username, password, hosts=self.hosts, transport=t, async_transport=t, **options
+        )
 
     # -- as real servers on loopback ----------------------------------------------
 

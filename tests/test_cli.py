@@ -237,10 +237,9 @@ def sent_store(path: Path, *names: str) -> Path:
     import isms_campaigns as ic
 
     sim = Simulator()
-    t = sim.transport()
     phones = pl.DataFrame({"phone": [f"0123{i:06d}" for i in range(60)]})
     with (
-        ic.Gateway("demo", "demo", hosts=sim.hosts, transport=t, async_transport=t) as gw,
+        sim.gateway() as gw,
         ic.Store(path) as store,
     ):
         for name in names:

@@ -133,9 +133,8 @@ def test_the_demo_never_replaces_a_store_of_real_campaigns(
 
     store_path = tmp_path / "campaigns.duckdb"
     sim = Simulator()
-    t = sim.transport()
     with (
-        ic.Gateway("demo", "demo", hosts=sim.hosts, transport=t, async_transport=t) as gw,
+        sim.gateway() as gw,
         ic.Store(store_path) as store,
     ):
         phones = pl.DataFrame({"phone": ["0123456789"]})

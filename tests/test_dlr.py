@@ -26,8 +26,7 @@ from .test_store import back_to_before
 def sent(n: int = 3) -> tuple[ic.Store, list[tuple[str, str]]]:
     """A store with n submitted messages; returns (dstno, sms_id) of each."""
     sim, store = Simulator(), ic.Store()
-    t = sim.transport()
-    gw = ic.Gateway("demo", "demo", hosts=sim.hosts, transport=t, async_transport=t)
+    gw = sim.gateway()
     phones = pl.DataFrame({"phone": [f"0123{i:06d}" for i in range(n)]})
     ic.Campaign("c", phones, template="Hi").send(gw, store, progress=False)
     return store, [(e.dstno, e.sms_id) for e in sim.ledger]
@@ -459,8 +458,7 @@ def test_no_stored_event_value_can_crash_a_summary_plot_or_report(
 
 def _sent_into(store: ic.Store, n: int) -> tuple[ic.Store, list[tuple[str, str]]]:
     sim = Simulator()
-    t = sim.transport()
-    gw = ic.Gateway("demo", "demo", hosts=sim.hosts, transport=t, async_transport=t)
+    gw = sim.gateway()
     phones = pl.DataFrame({"phone": [f"0123{i:06d}" for i in range(n)]})
     ic.Campaign("c", phones, template="Hi").send(gw, store, progress=False)
     return store, [(e.dstno, e.sms_id) for e in sim.ledger]

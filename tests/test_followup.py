@@ -25,11 +25,6 @@ TEMPLATE = "Hi %name%, order %order_id% (RM%amount%) is ready at %outlet%."
 KEPT = ["name", "phone", "order_id", "outlet", "amount"]  # the sample's, in its order
 
 
-def gateway(sim: Simulator) -> ic.Gateway:
-    t = sim.transport()
-    return ic.Gateway("demo", "demo", hosts=sim.hosts, transport=t, async_transport=t)
-
-
 def report_dlrs(store: ic.Store, sim: Simulator, status_of: dict[str, str | None]) -> None:
     """Import a delivery report for each ledger entry: ``status_of[dstno]`` (None: no
     report), DELIVERED for the numbers not named."""
@@ -59,7 +54,7 @@ def sent() -> tuple[ic.Store, Simulator, ic.Campaign, dict[str, str | None]]:
         sender_id="KedaiKita",
     )
     sim, store = Simulator(), ic.Store()
-    camp.send(gateway(sim), store, progress=False)
+    camp.send(sim.gateway(), store, progress=False)
     numbers = sorted(e.dstno for e in sim.ledger)
     status_of: dict[str, str | None] = {n: "UNDELIVERED" for n in numbers[::7]}
     status_of |= {n: None for n in numbers[3::11]}
@@ -90,7 +85,7 @@ def test_follow_up_of_the_undelivered_end_to_end(
     assert follow.settings.sender_id == "KedaiKita" and follow.purpose == "transactional"
 
     before = len(sim.ledger)
-    report = follow.send(gateway(sim), store, progress=False)
+    report = follow.send(sim.gateway(), store, progress=False)
     again = Counter(e.dstno for e in sim.ledger[before:])
     assert report.ok and again == Counter(undelivered)  # each exactly once
     parent = store.sql("select parent from campaigns where campaign = 'oct-again'").item()
@@ -98,11 +93,11 @@ def test_follow_up_of_the_undelivered_end_to_end(
 
     # Run again (the first's reports unchanged): it resumes, nobody gets it twice.
     store.follow_up("oct", "oct-again", where="undelivered").send(
-        gateway(sim), store, progress=False
+        sim.gateway(), store, progress=False
     )
     # Under another name: the repeat guard sees the follow-up's messages.
     other = store.follow_up("oct", "oct-third", where="undelivered")
-    report = other.send(gateway(sim), store, progress=False)
+    report = other.send(sim.gateway(), store, progress=False)
     assert len(sim.ledger) == before + len(undelivered)
     assert report.states.get("submitted", 0) == 0
     problems = store.sql("select problem from messages where campaign = 'oct-third'")["problem"]
@@ -120,7 +115,7 @@ def test_the_named_selections_count_as_the_delivery_summary() -> None:
     camp = ic.Campaign(
         "nov", contacts, template="Your %offer%", compliance=None, purpose="transactional"
     )
-    camp.send(gateway(sim), store, progress=False)  # the prohibited word: -1009 per row
+    camp.send(sim.gateway(), store, progress=False)  # the prohibited word: -1009 per row
     numbers = sorted(e.dstno for e in sim.ledger)
     statuses = ["UNDELIVERED", None] * 4
     report_dlrs(store, sim, dict(zip(numbers[:8], statuses, strict=True)))
@@ -149,7 +144,7 @@ def test_where_is_sql_over_messages_and_contact_columns_and_template_can_change(
     clash = pl.DataFrame({"phone": ["0123456789", "0198887777"], "state": ["Perak", "Johor"]})
     ic.Campaign(
         "st", clash, template="From %state%", compliance=None, purpose="transactional"
-    ).send(gateway(sim), store, progress=False)
+    ).send(sim.gateway(), store, progress=False)
     perak = store.follow_up("st", "st-2", where="contact_state = 'Perak'")
     assert perak.contacts.rows() == [("0123456789", "Perak")]
 
@@ -196,7 +191,7 @@ def test_the_do_not_contact_list_applies_to_a_follow_up(
     skipped = follow.messages.filter(pl.col("dstno") == listed)["problem"].item()
     assert skipped.startswith("do-not-contact: opt-out since")
     before = len(sim.ledger)
-    follow.send(gateway(sim), store, progress=False)
+    follow.send(sim.gateway(), store, progress=False)
     assert listed not in {e.dstno for e in sim.ledger[before:]}
 
 
@@ -282,7 +277,7 @@ def test_export_of_a_few_thousand_messages(tmp_path: Path) -> None:
     )
     sim, store = Simulator(), ic.Store()
     ic.Campaign("big", contacts, template="Hi %name%", purpose="transactional").send(
-        gateway(sim), store, progress=False
+        sim.gateway(), store, progress=False
     )
     for suffix in (".csv", ".parquet"):
         back = (pl.read_csv if suffix == ".csv" else pl.read_parquet)(
@@ -358,7 +353,7 @@ def test_an_ab_campaign_follows_up_and_exports_with_its_variants(tmp_path: Path)
     camp = ic.Campaign("ab", contacts, template=texts, purpose="transactional", brand="KedaiKita")
     assert "variant" in camp.contacts.columns
     sim, store = Simulator(), ic.Store()
-    camp.send(gateway(sim), store)
+    camp.send(sim.gateway(), store)
     again = store.follow_up("ab", "ab-b", where="variant = 'B'")
     b = camp.sendable.filter(variant="B")
     columns = ["dstno", "msg", "variant"]

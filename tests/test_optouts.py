@@ -18,12 +18,6 @@ CONTACTS = pl.DataFrame(
 MEI = "60198887777"
 
 
-def gateway(sim: Simulator) -> ic.Gateway:
-    return ic.Gateway(
-        "demo", "demo", hosts=sim.hosts, transport=sim.transport(), async_transport=sim.transport()
-    )
-
-
 def listed(store: ic.Store) -> dict[str, tuple[str, str | None]]:
     rows = store.sql("select number, reason, source from suppressions").rows()
     return {number: (reason, source) for number, reason, source in rows}
@@ -108,7 +102,7 @@ def test_a_send_skips_a_listed_number_and_keeps_its_row() -> None:
     store = ic.Store()
     store.suppress(["019-888 7777"], at="2026-11-03 10:00")
     report = ic.Campaign("nov", CONTACTS, template="Hi %name%").send(
-        gateway(sim), store, progress=False
+        sim.gateway(), store, progress=False
     )
     assert sent_to(sim) == {"60123456789", "60162223333"}
     rows = store.sql("select dstno, state, problem from messages order by row").rows()
@@ -118,7 +112,7 @@ def test_a_send_skips_a_listed_number_and_keeps_its_row() -> None:
     assert any("do-not-contact list" in note for note in report.notes)
     # A test send to a listed number is skipped too.
     ic.Campaign("nov", CONTACTS, template="Hi %name%").send(
-        gateway(sim), store, progress=False, test_numbers=["0198887777"]
+        sim.gateway(), store, progress=False, test_numbers=["0198887777"]
     )
     assert MEI not in sent_to(sim)
 
@@ -129,16 +123,16 @@ def test_a_number_listed_before_a_resume_is_not_sent() -> None:
     store = ic.Store()
     camp = ic.Campaign("nov", CONTACTS, template="Hi %name%")
     with pytest.raises(ic.SendError, match="balance"):
-        camp.send(gateway(sim), store, progress=False)
+        camp.send(sim.gateway(), store, progress=False)
     store.suppress([MEI])
     account.balance = 100
-    camp.send(gateway(sim), store, progress=False)
+    camp.send(sim.gateway(), store, progress=False)
     assert sent_to(sim) == {"60123456789", "60162223333"}
     assert store.sql("select action from plans order by version")["action"].to_list() == [
         "new",
         "guarded",
     ]
-    assert camp.send(gateway(sim), store, progress=False).requests == 0  # nothing left
+    assert camp.send(sim.gateway(), store, progress=False).requests == 0  # nothing left
 
 
 def test_a_number_taken_off_before_its_request_left_is_sent() -> None:
@@ -148,10 +142,10 @@ def test_a_number_taken_off_before_its_request_left_is_sent() -> None:
     store.suppress([MEI])
     camp = ic.Campaign("nov", CONTACTS, template="Hi %name%")
     with pytest.raises(ic.SendError, match="balance"):
-        camp.send(gateway(sim), store, progress=False)
+        camp.send(sim.gateway(), store, progress=False)
     store.unsuppress([MEI], reason="listed by mistake")
     account.balance = 100
-    camp.send(gateway(sim), store, progress=False)
+    camp.send(sim.gateway(), store, progress=False)
     assert sent_to(sim) == {"60123456789", MEI, "60162223333"}
     assert [e.dstno for e in sim.ledger].count(MEI) == 1
 
@@ -170,11 +164,11 @@ def test_the_estimate_shows_the_list_and_the_send_matches_it() -> None:
     assert "skipped: do-not-contact: opt-out since 2026-11-03" in camp.summary()["item"]
     assert any("do-not-contact" in note for note in camp.notes)
     assert "do-not-contact" in camp._repr_html_()
-    camp.send(gateway(sim), store, progress=False)
+    camp.send(sim.gateway(), store, progress=False)
     assert MEI not in sent_to(sim)
     # Planned again with the list (or without the store): the same plan, resumed.
     for again in (camp, ic.Campaign("nov", CONTACTS, template="Hi %name%")):
-        assert again.send(gateway(sim), store, progress=False).requests == 0
+        assert again.send(sim.gateway(), store, progress=False).requests == 0
     assert store.sql("select count(*) as n from plans")["n"][0] == 1
 
 
@@ -320,7 +314,7 @@ def test_suggestions_are_numbers_undelivered_in_several_campaigns() -> None:
     store = ic.Store()
     for name in ("oct", "nov"):
         ic.Campaign(name, CONTACTS, template=f"{name}: hi %name%").send(
-            gateway(sim), store, progress=False
+            sim.gateway(), store, progress=False
         )
     undelivered = {MEI, "60162223333"}
     ledger = [e for e in sim.ledger if e.dstno in undelivered]

@@ -411,8 +411,7 @@ def test_the_simulators_callbacks_through_the_receiver_into_the_store(
     store = ic.Store()
     with running(app) as url:
         sim = Simulator(dlr=DlrPlan(), callback_url=url)
-        t = sim.transport()
-        gw = ic.Gateway("demo", "demo", hosts=sim.hosts, transport=t, async_transport=t)
+        gw = sim.gateway()
         phones = pl.DataFrame({"phone": [f"0123{i:06d}" for i in range(200)]})
         ic.Campaign("c", phones, template="Hi").send(gw, store, progress=False)
         sim.close()  # every callback delivered

@@ -46,11 +46,6 @@ class Built:
     reminder: list[tuple[str | None, int]] = field(default_factory=list)
 
 
-def _gateway(sim: Simulator) -> ic.Gateway:
-    t = sim.transport()
-    return ic.Gateway("demo", "demo", hosts=sim.hosts, transport=t, async_transport=t)
-
-
 def _phones(n: int, start: int = 0) -> pl.DataFrame:
     return pl.DataFrame({"phone": [f"0123{i:06d}" for i in range(start, start + n)]})
 
@@ -67,7 +62,7 @@ def build_store(tmp_path: Path) -> Built:
     # 1. The sample list with the simulator's own DLRs, through its callback log.
     log = tmp_path / "callbacks.log"
     sim = Simulator(dlr=DlrPlan(), callback_log=log, seed=7)
-    gw = _gateway(sim)
+    gw = sim.gateway()
     promo = ic.Campaign("promo", contacts, template="Hi %name%, order %order_id% is ready")
     promo.send(gw, store, progress=False)
     # 2. Prohibited content: the gateway rejects every row (-1009).
@@ -83,7 +78,7 @@ def build_store(tmp_path: Path) -> Built:
 
     # 4. DLRs of known status and delay; 5. ten messages, 8 delivered; 6. no DLRs.
     sim2 = Simulator(first_sms_id=2_000_000_000)
-    gw2 = _gateway(sim2)
+    gw2 = sim2.gateway()
     ic.Campaign("reminder", contacts.tail(60), template="Reminder: %order_id%").send(
         gw2, store, progress=False
     )
@@ -113,14 +108,14 @@ def build_store(tmp_path: Path) -> Built:
     # 7. The account has no credits: the request is refused, the rows stay planned.
     broke = Simulator(accounts=[Account(balance=0)], first_sms_id=3_000_000_000)
     ic.Campaign("unfunded", _phones(3, 200), template="Hi").send(
-        _gateway(broke), store, progress=False, check_balance=False
+        broke.gateway(), store, progress=False, check_balance=False
     )
     # 8. Every host hangs: the request may have gone out (unknown).
     lost = Simulator(first_sms_id=4_000_000_000)
     for host in range(len(lost.hosts)):
         lost.set_fault(host, "hang")
     ic.Campaign("ambiguous", _phones(4, 300), template="Hi").send(
-        _gateway(lost), store, progress=False, check_balance=False
+        lost.gateway(), store, progress=False, check_balance=False
     )
     return built
 
@@ -435,7 +430,7 @@ def test_the_cost_card_shows_ringgit_for_the_campaigns_with_a_price(tmp_path: Pa
     contacts = ic.read_contacts(DATA / "sample_contacts.csv")
     priced = ic.BillingRule(price_per_credit=0.08)
     ic.Campaign("priced", contacts, template="Hi %name%", billing=priced).send(
-        _gateway(sim), store, progress=False
+        sim.gateway(), store, progress=False
     )
     credits = int(store.sql("select sum(credits) from messages where state = 'submitted'").item())
     cards = _cards(write_report(store, tmp_path / "r.html"))
@@ -443,7 +438,7 @@ def test_the_cost_card_shows_ringgit_for_the_campaigns_with_a_price(tmp_path: Pa
     assert f"{ringgit(credits * 0.08)} charged" in cards  # the simulator charges the estimate
     # A campaign without a price is left out of the ringgit, and the card says so.
     ic.Campaign("unpriced", contacts.head(20), template="Yo %name%").send(
-        _gateway(sim), store, progress=False
+        sim.gateway(), store, progress=False
     )
     cards = _cards(write_report(store, tmp_path / "r.html"))
     assert f"|{ringgit(credits * 0.08)}|cost estimated|" in cards

@@ -48,7 +48,7 @@ def check(name: str, page: str) -> None:
 def snapshot_store() -> ic.Store:
     """The sample list and a refused campaign, their DLRs of known status and delay."""
     store, sim = ic.Store(), Simulator(first_sms_id=1_000_000)
-    gw = ic.Gateway("demo", "demo", hosts=sim.hosts, transport=sim.transport())
+    gw = sim.gateway()
     contacts = ic.read_contacts(DATA / "sample_contacts.csv")
     ic.Campaign("promo", contacts, template="Hi %name%, order %order_id% is ready").send(
         gw, store, progress=False

@@ -49,10 +49,6 @@ def people(n: int, first: int = 0) -> pl.DataFrame:
     )
 
 
-def gateway(sim: Simulator) -> ic.Gateway:
-    return ic.Gateway("demo", "demo", hosts=sim.hosts, transport=sim.transport())
-
-
 def promo(contacts: pl.DataFrame, name: str = "promo", **options: object) -> ic.Campaign:
     return ic.Campaign(name, contacts, template="Hi %name%, 20% off today", **options)
 
@@ -73,7 +69,7 @@ def test_outside_the_window_a_marketing_send_sends_nothing_and_says_when_it_open
 ) -> None:
     clock.at = malaysian(4, 22, 48)
     sim, store = Simulator(), ic.Store()
-    report = promo(people(10)).send(gateway(sim), store, progress=False)
+    report = promo(people(10)).send(sim.gateway(), store, progress=False)
     assert sim.ledger == [] and not report.ok
     assert report.stop_reason == "outside the marketing window; nothing was sent"
     assert report.what_to_do is not None
@@ -88,7 +84,7 @@ def test_outside_the_window_a_marketing_send_sends_nothing_and_says_when_it_open
 
 def test_before_the_window_it_opens_today(clock: Clock) -> None:
     clock.at = malaysian(4, 6, 30)
-    report = promo(people(3)).send(gateway(Simulator()), ic.Store(), progress=False)
+    report = promo(people(3)).send(Simulator().gateway(), ic.Store(), progress=False)
     assert report.what_to_do is not None
     assert "the window opens at 08:00 today (in 1 h 30 min)" in report.what_to_do
 
@@ -96,9 +92,9 @@ def test_before_the_window_it_opens_today(clock: Clock) -> None:
 def test_the_machine_clock_in_utc_is_read_as_malaysian_time(clock: Clock) -> None:
     clock.at = datetime(2026, 5, 4, 1, 30, tzinfo=UTC)  # 09:30 in Malaysia: open
     sim = Simulator()
-    assert promo(people(3)).send(gateway(sim), ic.Store(), progress=False).complete
+    assert promo(people(3)).send(sim.gateway(), ic.Store(), progress=False).complete
     clock.at = datetime(2026, 5, 4, 12, 30, tzinfo=UTC)  # 20:30 in Malaysia: closed
-    later = promo(people(3, 100), "later").send(gateway(sim), ic.Store(), progress=False)
+    later = promo(people(3, 100), "later").send(sim.gateway(), ic.Store(), progress=False)
     assert later.stop_reason is not None and len(sim.ledger) == 3
 
 
@@ -106,14 +102,14 @@ def test_transactional_goes_out_at_any_hour(clock: Clock) -> None:
     clock.at = malaysian(4, 3)
     sim, contacts = Simulator(), people(60)
     camp = promo(contacts, purpose="transactional")
-    assert camp.send(gateway(sim), ic.Store(), progress=False).complete
+    assert camp.send(sim.gateway(), ic.Store(), progress=False).complete
     assert_each_number_once(sim, contacts)
 
 
 def test_inside_the_window_a_marketing_send_completes(clock: Clock) -> None:
     clock.at = malaysian(4, 8)  # the first minute of the window
     sim, contacts = Simulator(), people(60)
-    assert promo(contacts).send(gateway(sim), ic.Store(), progress=False).complete
+    assert promo(contacts).send(sim.gateway(), ic.Store(), progress=False).complete
     assert_each_number_once(sim, contacts)
 
 
@@ -125,7 +121,7 @@ def test_a_send_crossing_the_window_end_stops_there_and_resumes_next_morning(
     # Time runs with the traffic: a minute per message the gateway accepts.
     monkeypatch.setattr(schedule, "now", lambda: start + timedelta(minutes=len(sim.ledger)))
     camp = promo(contacts)
-    first = camp.send(gateway(sim), store, progress=False, concurrency=2)
+    first = camp.send(sim.gateway(), store, progress=False, concurrency=2)
     # The two requests started before 20:00 finish and are recorded; nothing else left.
     assert first.stop_reason == "the marketing window closed at 20:00 Malaysian time"
     assert first.what_to_do is not None and "08:00 tomorrow" in first.what_to_do
@@ -133,11 +129,11 @@ def test_a_send_crossing_the_window_end_stops_there_and_resumes_next_morning(
     assert len(sim.ledger) == 100
 
     monkeypatch.setattr(schedule, "now", Clock(malaysian(5, 7, 59)))
-    early = camp.send(gateway(sim), store, progress=False)
+    early = camp.send(sim.gateway(), store, progress=False)
     assert early.stop_reason is not None and len(sim.ledger) == 100
 
     monkeypatch.setattr(schedule, "now", Clock(malaysian(5, 8)))
-    resumed = camp.send(gateway(sim), store, progress=False)
+    resumed = camp.send(sim.gateway(), store, progress=False)
     assert resumed.complete and resumed.submitted_now == 200
     assert "Resumed: what was already sent was skipped." in resumed.notes
     assert_each_number_once(sim, contacts)
@@ -147,14 +143,14 @@ def test_the_window_is_configurable_per_campaign_and_per_send(clock: Clock) -> N
     clock.at = malaysian(4, 8, 30)
     sim = Simulator()
     late_opening = promo(people(5), window=("09:00", "17:00"))
-    report = late_opening.send(gateway(sim), ic.Store(), progress=False)
+    report = late_opening.send(sim.gateway(), ic.Store(), progress=False)
     assert report.what_to_do is not None
     assert report.what_to_do.startswith(
         "Marketing messages go out between 09:00 and 17:00 Malaysian time; "
         "the window opens at 09:00 today (in 30 min)."
     )
     # The send's window wins over the campaign's.
-    assert late_opening.send(gateway(sim), ic.Store(), progress=False, window="08:00-18:00").ok
+    assert late_opening.send(sim.gateway(), ic.Store(), progress=False, window="08:00-18:00").ok
     assert len(sim.ledger) == 5
 
 
@@ -188,7 +184,7 @@ def test_test_sends_keep_to_no_window(clock: Clock) -> None:
     clock.at = malaysian(4, 23)
     sim = Simulator()
     report = promo(people(5)).send(
-        gateway(sim), ic.Store(), progress=False, test_numbers=["0199998888"]
+        sim.gateway(), ic.Store(), progress=False, test_numbers=["0199998888"]
     )
     assert report.complete and [e.dstno for e in sim.ledger] == ["60199998888"]
 
@@ -235,13 +231,13 @@ def test_the_window_applies_to_the_scheduled_time_not_now(clock: Clock) -> None:
     clock.at = malaysian(4, 23)  # closed now
     sim, contacts = Simulator(), people(60)
     camp = promo(contacts, send_later="2026-05-05 09:30")
-    report = camp.send(gateway(sim), ic.Store(), progress=False)
+    report = camp.send(sim.gateway(), ic.Store(), progress=False)
     assert report.complete and len(sim.ledger) == 60
     assert {e.send_at for e in sim.ledger} == {malaysian(5, 9, 30)}
 
     evening = promo(contacts, "evening", send_later="2026-05-05 21:00")
     assert any("outside the marketing window" in n for n in evening.notes)  # in the estimate
-    refused = evening.send(gateway(sim), ic.Store(), progress=False)
+    refused = evening.send(sim.gateway(), ic.Store(), progress=False)
     assert refused.what_to_do is not None
     assert "e.g. 2026-05-06 08:00" in refused.what_to_do and len(sim.ledger) == 60
 
@@ -253,7 +249,7 @@ def test_a_scheduled_send_is_not_stopped_at_the_window_end(
     camp = promo(contacts, send_later="2026-05-05 09:30")
     start = malaysian(4, 19, 59)
     monkeypatch.setattr(schedule, "now", lambda: start + timedelta(minutes=len(sim.ledger)))
-    report = camp.send(gateway(sim), ic.Store(), progress=False, concurrency=1)
+    report = camp.send(sim.gateway(), ic.Store(), progress=False, concurrency=1)
     assert report.complete  # every message carries 09:30 tomorrow, inside the window
     assert_each_number_once(sim, contacts)
 
@@ -263,10 +259,10 @@ def test_a_send_later_that_has_passed_by_the_send_is_refused(clock: Clock) -> No
     clock.at = malaysian(4, 13)
     sim = Simulator()
     with pytest.raises(ic.PlanError, match="in the past: it is now 2026-05-04 13:00"):
-        camp.send(gateway(sim), ic.Store(), progress=False)
+        camp.send(sim.gateway(), ic.Store(), progress=False)
     assert sim.ledger == []
     moved = camp.rescheduled("2026-05-04 15:00")
-    assert moved.send(gateway(sim), ic.Store(), progress=False).complete
+    assert moved.send(sim.gateway(), ic.Store(), progress=False).complete
     assert {e.send_at for e in sim.ledger} == {malaysian(4, 15)}
 
 
@@ -303,7 +299,7 @@ def test_the_simulator_holds_scheduled_messages_over_loopback(clock: Clock, tmp_
 
 def test_the_simulator_refuses_a_sendlater_it_cannot_read() -> None:
     sim = Simulator()
-    reply = gateway(sim).send_json(
+    reply = sim.gateway().send_json(
         [{"dstno": "60123456789", "msg": "Hi"}], type=1, sendlater="soon"
     )
     assert isinstance(reply.result, Rejected) and reply.result.code == -1008
@@ -319,9 +315,9 @@ def test_the_frequency_cap_skips_numbers_other_campaigns_reached(clock: Clock) -
     clock.at = datetime.now(UTC)  # the store's times are the real clock's
     sim, store = Simulator(), ic.Store()
     first = ic.Campaign("first", people(10), template="Order ready", purpose="transactional")
-    first.send(gateway(sim), store, progress=False)
+    first.send(sim.gateway(), store, progress=False)
     second = promo(people(10, 5), "second", purpose="transactional")
-    report = second.send(gateway(sim), store, progress=False, max_per_number=(1, "24h"))
+    report = second.send(sim.gateway(), store, progress=False, max_per_number=(1, "24h"))
     assert report.states == {"submitted": 5, "skipped": 5}
     problems = store.sql(
         "select dstno, problem from messages where campaign = 'second' and state = 'skipped'"
@@ -339,15 +335,15 @@ def test_the_frequency_cap_counts_within_its_period_and_up_to_its_count(clock: C
     clock.at = datetime.now(UTC)
     sim, store = Simulator(), ic.Store()
     ic.Campaign("first", people(4), template="A", purpose="transactional").send(
-        gateway(sim), store, progress=False
+        sim.gateway(), store, progress=False
     )
     two = ic.Campaign("two", people(4), template="B", purpose="transactional")
-    assert two.send(gateway(sim), store, progress=False, max_per_number="2/24h").complete
+    assert two.send(sim.gateway(), store, progress=False, max_per_number="2/24h").complete
     clock.at = datetime.now(UTC) + timedelta(hours=25)  # both sends are more than 24 h ago
     later = ic.Campaign("later", people(4), template="C", purpose="transactional")
-    assert later.send(gateway(sim), store, progress=False, max_per_number=(1, "24h")).complete
+    assert later.send(sim.gateway(), store, progress=False, max_per_number=(1, "24h")).complete
     third = ic.Campaign("third", people(4), template="D", purpose="transactional")
-    capped = third.send(gateway(sim), store, progress=False, max_per_number=(1, "2d"))
+    capped = third.send(sim.gateway(), store, progress=False, max_per_number=(1, "2d"))
     assert capped.states == {"skipped": 4}
     assert len(sim.ledger) == 12
 
@@ -363,15 +359,15 @@ def test_the_frequency_cap_is_applied_again_when_a_send_resumes(
     window = ((start_my + timedelta(hours=-1)).time(), (start_my + timedelta(minutes=1)).time())
     monkeypatch.setattr(schedule, "now", lambda: start + timedelta(minutes=len(sim.ledger)))
     camp = promo(contacts, window=window)
-    first = camp.send(gateway(sim), store, progress=False, concurrency=1)
+    first = camp.send(sim.gateway(), store, progress=False, concurrency=1)
     assert first.states == {"submitted": 50, "planned": 50}
     # Meanwhile an order notice reaches ten of the numbers still planned.
     monkeypatch.setattr(schedule, "now", Clock(real))
     notice = ic.Campaign("notice", people(10, 90), template="Ready", purpose="transactional")
-    notice.send(gateway(sim), store, progress=False)
+    notice.send(sim.gateway(), store, progress=False)
     # Next day, inside the window again, less than 24 h after the notice.
     monkeypatch.setattr(schedule, "now", Clock(real + timedelta(hours=23, minutes=30)))
-    resumed = camp.send(gateway(sim), store, progress=False, max_per_number=(1, "24h"))
+    resumed = camp.send(sim.gateway(), store, progress=False, max_per_number=(1, "24h"))
     assert resumed.states == {"submitted": 90, "skipped": 10}
     got = Counter(e.dstno for e in sim.ledger)
     assert len(got) == 100 and max(got.values()) == 1  # the ten got the notice only

@@ -27,11 +27,6 @@ from isms_campaigns.simulator import Account, Simulator
 from .conftest import DATA
 
 
-def gateway(sim: Simulator, password: str = "demo") -> ic.Gateway:
-    t = sim.transport()
-    return ic.Gateway("demo", password, hosts=sim.hosts, transport=t, async_transport=t)
-
-
 @pytest.fixture
 def camp() -> ic.Campaign:
     contacts = ic.read_contacts(DATA / "sample_contacts.csv")
@@ -106,7 +101,7 @@ def test_single_numbers_fill_chunks_of_exactly_50(camp: ic.Campaign) -> None:
 
 def test_send_sends_every_sendable_message_once_and_records_it(camp: ic.Campaign) -> None:
     sim, store = Simulator(), ic.Store()
-    report = camp.send(gateway(sim), store, progress=False)
+    report = camp.send(sim.gateway(), store, progress=False)
     assert report.complete and report.ok
     assert sent_pairs(sim) == planned_pairs(camp)
     assert report.states == {"submitted": camp.sendable.height, "skipped": 22}
@@ -125,15 +120,15 @@ def test_send_sends_every_sendable_message_once_and_records_it(camp: ic.Campaign
 
 def test_sending_again_sends_nothing_more(camp: ic.Campaign) -> None:
     sim, store = Simulator(), ic.Store()
-    camp.send(gateway(sim), store, progress=False)
-    again = camp.send(gateway(sim), store, progress=False)
+    camp.send(sim.gateway(), store, progress=False)
+    again = camp.send(sim.gateway(), store, progress=False)
     assert len(sim.ledger) == camp.sendable.height
     assert again.requests == 0 and again.complete
 
 
 def test_dry_run_shows_masked_payloads_and_sends_nothing(camp: ic.Campaign) -> None:
     sim, store = Simulator(), ic.Store()
-    report = camp.send(gateway(sim, password="s3cret"), store, dry_run=True)
+    report = camp.send(sim.gateway(password="s3cret"), store, dry_run=True)
     assert sim.ledger == [] and sim.requests == []
     assert store.campaigns().is_empty()
     assert all(p["pwd"] == "***" for p in report.payloads)
@@ -155,7 +150,7 @@ def test_sender_id_and_send_later_go_in_every_request() -> None:
         send_later="2030-01-02 09:30",
         rate_card=DATA / "rate_card.csv",
     )
-    report = camp.send(gateway(Simulator()), ic.Store(), dry_run=True)
+    report = camp.send(Simulator().gateway(), ic.Store(), dry_run=True)
     assert [(p["sendid"], p["sendlater"]) for p in report.payloads] == [
         ("MyShop", "2030-01-02 09:30:00")
     ]
@@ -165,11 +160,11 @@ def test_a_changed_plan_under_the_same_name_is_refused_with_the_difference(
     camp: ic.Campaign,
 ) -> None:
     sim, store = Simulator(), ic.Store()
-    camp.send(gateway(sim), store, progress=False)
+    camp.send(sim.gateway(), store, progress=False)
     contacts = ic.read_contacts(DATA / "sample_contacts.csv")
     changed = ic.Campaign("nov", contacts, template="Hello %name%", fallbacks={"name": "Customer"})
     with pytest.raises(ic.PlanError, match=r"rows changed[\s\S]*'Hi .*' -> .*'Hello") as info:
-        changed.send(gateway(sim), store, progress=False)
+        changed.send(sim.gateway(), store, progress=False)
     assert "new campaign name" in str(info.value)
     assert len(sim.ledger) == camp.sendable.height
 
@@ -178,17 +173,17 @@ def test_test_numbers_get_the_first_message_of_each_type_recorded_as_a_test(
     camp: ic.Campaign,
 ) -> None:
     sim, store = Simulator(), ic.Store()
-    report = camp.send(gateway(sim), store, test_numbers=["012-999 8888"], progress=False)
+    report = camp.send(sim.gateway(), store, test_numbers=["012-999 8888"], progress=False)
     assert report.test and report.campaign == "nov [test 1]"
     firsts = camp.sendable.unique(subset=["type"], keep="first", maintain_order=True)["msg"]
     assert [(e.dstno, e.msg) for e in sim.ledger] == [("60129998888", m) for m in firsts]
     kinds = store.sql("select campaign, kind, parent from campaigns")
     assert kinds.rows() == [("nov [test 1]", "test", "nov")]
-    assert camp.send(gateway(sim), store, test_numbers=["0129998888"], progress=False).campaign == (
-        "nov [test 2]"
-    )
+    assert camp.send(
+        sim.gateway(), store, test_numbers=["0129998888"], progress=False
+    ).campaign == ("nov [test 2]")
     with pytest.raises(ic.PlanError, match="'0123'"):
-        camp.send(gateway(sim), store, test_numbers=["0123"], progress=False)
+        camp.send(sim.gateway(), store, test_numbers=["0123"], progress=False)
 
 
 # -- the balance --------------------------------------------------------------
@@ -197,25 +192,25 @@ def test_test_numbers_get_the_first_message_of_each_type_recorded_as_a_test(
 def test_a_balance_short_of_the_estimate_is_refused_before_sending(camp: ic.Campaign) -> None:
     sim = Simulator([Account(balance=10)])
     with pytest.raises(ic.SendError, match=r"balance is 10 credits.*needs an estimated 298"):
-        camp.send(gateway(sim), ic.Store(), progress=False)
+        camp.send(sim.gateway(), ic.Store(), progress=False)
     assert sim.ledger == []
 
 
 def test_a_postpaid_account_skips_the_check_with_a_note(camp: ic.Campaign) -> None:
     sim = Simulator([Account(balance=None)])
-    report = camp.send(gateway(sim), ic.Store(), progress=False)
+    report = camp.send(sim.gateway(), ic.Store(), progress=False)
     assert report.complete
     assert any("Postpaid" in n for n in report.notes)
 
 
 def test_credits_running_out_then_top_up_sends_exactly_the_rest(camp: ic.Campaign) -> None:
     sim, store = Simulator([Account(balance=120)]), ic.Store()
-    first = camp.send(gateway(sim), store, progress=False, check_balance=False, concurrency=1)
+    first = camp.send(sim.gateway(), store, progress=False, check_balance=False, concurrency=1)
     assert "-1004" in (first.stop_reason or "") and "top up" in (first.what_to_do or "").lower()
     assert len(sim.ledger) == 100  # two requests of 50; the third did not fit
     assert first.states["planned"] == camp.sendable.height - 100
     sim.accounts["demo"].balance = 1_000
-    second = camp.send(gateway(sim), store, progress=False)
+    second = camp.send(sim.gateway(), store, progress=False)
     assert second.complete
     assert sent_pairs(sim) == planned_pairs(camp)
 
@@ -307,14 +302,14 @@ def test_a_request_acted_on_then_dropped_is_unknown_and_never_resent(camp: ic.Ca
     unknown = store.sql("select count(*) as n from messages where state = 'unknown'")
     assert unknown["n"].item() == 50
 
-    again = camp.send(gateway(sim), store, progress=False)
+    again = camp.send(sim.gateway(), store, progress=False)
     assert again.requests == 0 and again.unknown_chunks == [0]
     assert any("not sent again" in n for n in again.notes)
     assert max(sent_pairs(sim).values()) == 1
 
     settled = store.resolve_unknown("nov", resend=False)
     assert settled["chunk"].to_list() == [0]
-    final = camp.send(gateway(sim), store, progress=False)
+    final = camp.send(sim.gateway(), store, progress=False)
     assert final.requests == 0 and final.unknown_chunks == [] and final.ok
     assert final.states["unknown"] == 50  # settled, still honestly unknown
 
@@ -323,10 +318,10 @@ def test_resolve_unknown_with_resend_sends_those_chunks_again() -> None:
     sim, store = Simulator(), ic.Store()
     camp = ic.Campaign("one", pl.DataFrame({"phone": ["0123456789"]}), template="Hi")
     sim.set_fault(0, "5xx")
-    assert camp.send(gateway(sim), store, progress=False).unknown_chunks == [0]
+    assert camp.send(sim.gateway(), store, progress=False).unknown_chunks == [0]
     sim.set_fault(0, "ok")
     store.resolve_unknown("one", resend=True)
-    report = camp.send(gateway(sim), store, progress=False)
+    report = camp.send(sim.gateway(), store, progress=False)
     assert report.complete and report.states == {"submitted": 1}
 
 
@@ -336,12 +331,12 @@ def test_settling_after_a_second_ambiguous_send_takes_effect() -> None:
     sim, store = Simulator(), ic.Store()
     camp = ic.Campaign("one", pl.DataFrame({"phone": ["0123456789"]}), template="Hi")
     sim.set_fault(0, "5xx")
-    assert camp.send(gateway(sim), store, progress=False).unknown_chunks == [0]
+    assert camp.send(sim.gateway(), store, progress=False).unknown_chunks == [0]
     store.resolve_unknown("one", resend=True)
-    assert camp.send(gateway(sim), store, progress=False).unknown_chunks == [0]
+    assert camp.send(sim.gateway(), store, progress=False).unknown_chunks == [0]
     store.resolve_unknown("one", resend=False)
     sim.set_fault(0, "ok")
-    report = camp.send(gateway(sim), store, progress=False)
+    report = camp.send(sim.gateway(), store, progress=False)
     assert report.requests == 0 and report.unknown_chunks == [] and report.ok
     seqs = store.sql("select seq from ic_sends")["seq"]
     assert seqs.n_unique() == seqs.len()
@@ -350,7 +345,7 @@ def test_settling_after_a_second_ambiguous_send_takes_effect() -> None:
 def test_three_unknown_answers_in_a_row_stop_the_send(camp: ic.Campaign) -> None:
     sim, store = Simulator(), ic.Store()
     sim.set_fault(0, "5xx")
-    report = camp.send(gateway(sim), store, progress=False, concurrency=1)
+    report = camp.send(sim.gateway(), store, progress=False, concurrency=1)
     assert "3 requests in a row" in (report.stop_reason or "")
     assert report.unknown_chunks == [0, 1, 2]
     assert report.states["planned"] == camp.sendable.height - 150
@@ -360,14 +355,14 @@ def test_no_host_reachable_stops_with_the_chunk_planned(camp: ic.Campaign) -> No
     sim, store = Simulator(hosts=2), ic.Store()
     sim.set_fault(0, "refuse")
     sim.set_fault(1, "refuse")
-    report = camp.send(gateway(sim), store, progress=False, check_balance=False, concurrency=1)
+    report = camp.send(sim.gateway(), store, progress=False, check_balance=False, concurrency=1)
     assert "no host could be reached" in (report.stop_reason or "")
     assert report.unknown_chunks == [] and report.states["planned"] == camp.sendable.height
 
 
 def test_requests_per_second_caps_the_rate(camp: ic.Campaign) -> None:
     started = time.perf_counter()
-    report = camp.send(gateway(Simulator()), ic.Store(), progress=False, requests_per_second=20)
+    report = camp.send(Simulator().gateway(), ic.Store(), progress=False, requests_per_second=20)
     assert report.requests == 7
     assert time.perf_counter() - started >= 6 / 20  # 7 starts, 1/20 s apart
 
@@ -375,13 +370,13 @@ def test_requests_per_second_caps_the_rate(camp: ic.Campaign) -> None:
 def test_progress_bar_counts_messages(
     camp: ic.Campaign, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    camp.send(gateway(Simulator()), ic.Store(), progress=True)
+    camp.send(Simulator().gateway(), ic.Store(), progress=True)
     err = capsys.readouterr().err
     assert "298/298" in err and "msg" in err
 
 
 def test_the_report_displays_itself(camp: ic.Campaign) -> None:
-    report = camp.send(gateway(Simulator()), ic.Store(), progress=False)
+    report = camp.send(Simulator().gateway(), ic.Store(), progress=False)
     html = report._repr_html_()
     assert "Send report: nov" in html and "complete" in html and "298" in html
     assert report.summary().filter(pl.col("state") == "submitted")["messages"].item() == 298
@@ -391,7 +386,7 @@ def test_send_works_inside_a_running_event_loop_as_in_jupyter(camp: ic.Campaign)
     sim = Simulator()
 
     async def notebook_cell() -> ic.SendReport:
-        return camp.send(gateway(sim), ic.Store(), progress=False)
+        return camp.send(sim.gateway(), ic.Store(), progress=False)
 
     assert asyncio.run(notebook_cell()).complete
     assert sent_pairs(sim) == planned_pairs(camp)
@@ -403,12 +398,12 @@ def test_ctrl_c_stops_cleanly_and_send_again_finishes(camp: ic.Campaign) -> None
     timer = threading.Timer(0.2, _thread.interrupt_main)
     timer.start()
     try:
-        report = camp.send(gateway(sim), store, progress=False, concurrency=1)
+        report = camp.send(sim.gateway(), store, progress=False, concurrency=1)
     finally:
         timer.cancel()
     assert report.stop_reason == "interrupted"
     assert report.unknown_chunks == []  # the request in flight finished and was recorded
     assert 0 < len(sim.ledger) < camp.sendable.height
     assert report.states["submitted"] == len(sim.ledger)
-    assert camp.send(gateway(sim), store, progress=False).complete
+    assert camp.send(sim.gateway(), store, progress=False).complete
     assert sent_pairs(sim) == planned_pairs(camp)

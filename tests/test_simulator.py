@@ -20,19 +20,13 @@ A = "60123456789"
 B = "60198887777"
 
 
-def gateway(sim: Simulator, user: str = "demo", pwd: str = "demo") -> Gateway:
-    return Gateway(
-        user, pwd, hosts=sim.hosts, transport=sim.transport(), async_transport=sim.transport()
-    )
-
-
 def one(text: str = "Hi", dstno: str = A) -> list[dict[str, str]]:
     return [{"dstno": dstno, "msg": text}]
 
 
 def test_success_grows_sms_ids_charges_and_records_the_ledger() -> None:
     sim = Simulator([Account(balance=100)])
-    reply = gateway(sim).send_json(
+    reply = sim.gateway().send_json(
         [{"dstno": A, "msg": "a" * 154}, {"dstno": B, "msg": "陈"}], type=2
     )
     result = reply.result
@@ -56,14 +50,14 @@ def test_success_grows_sms_ids_charges_and_records_the_ledger() -> None:
 )
 def test_account_level_codes_send_nothing(account: Account, user: str, pwd: str, code: int) -> None:
     sim = Simulator([account])
-    reply = gateway(sim, user, pwd).send_json(one(), type=1)
+    reply = sim.gateway(user, pwd).send_json(one(), type=1)
     assert reply.result == Rejected(code, reply.result.message)  # type: ignore[union-attr]
     assert sim.ledger == []
 
 
 def test_credits_are_checked_for_the_whole_request_first() -> None:
     sim = Simulator([Account(balance=1)])
-    reply = gateway(sim).send_json([{"dstno": A, "msg": "x"}, {"dstno": B, "msg": "y"}], type=1)
+    reply = sim.gateway().send_json([{"dstno": A, "msg": "x"}, {"dstno": B, "msg": "y"}], type=1)
     assert isinstance(reply.result, Rejected) and reply.result.code == -1004
     assert sim.ledger == [] and sim.accounts["demo"].balance == 1
 
@@ -77,7 +71,7 @@ def test_row_level_codes_give_partial() -> None:
         {"dstno": A, "msg": "Best CASINO in town"},
         {"dstno": B, "msg": "陈 in type 1"},
     ]
-    result = gateway(sim).send_json(msgs, type=1).result
+    result = sim.gateway().send_json(msgs, type=1).result
     assert isinstance(result, Sent)
     assert [r.code for r in result.results] == [2000, -1008, -1006, -1009, -1012]
     assert result.submitted == 1 and len(sim.ledger) == 1
@@ -85,7 +79,7 @@ def test_row_level_codes_give_partial() -> None:
 
 def test_request_level_codes() -> None:
     sim = Simulator()
-    gw = gateway(sim)
+    gw = sim.gateway()
     client = gw.client
     url = sim.hosts[0] + "/isms_send_json.php"
     assert '"code": -1015' in client.get(url).text
@@ -100,7 +94,7 @@ def test_request_level_codes() -> None:
 
 def test_terms_accepted_account_needs_no_agreedterm() -> None:
     sim = Simulator([Account(terms_accepted=True)])
-    gw = gateway(sim)
+    gw = sim.gateway()
     payload = {k: v for k, v in gw.json_payload(one(), type=1).items() if k != "agreedterm"}
     assert (
         '"status": "success"'
@@ -110,20 +104,20 @@ def test_terms_accepted_account_needs_no_agreedterm() -> None:
 
 def test_classic_and_rest_text_replies() -> None:
     sim = Simulator()
-    gw = gateway(sim)
+    gw = sim.gateway()
     result = gw.send_classic(f"{A};{B}", "Hello", type=1).result
     assert isinstance(result, Sent) and result.submitted == 2
     assert isinstance(gw.send_rest(A, "Hello", type=1).result, Sent)
-    bad = gateway(sim, pwd="nope").send_classic(A, "Hello", type=1).result
+    bad = sim.gateway(password="nope").send_classic(A, "Hello", type=1).result
     assert bad == Rejected(-1001, "-1001")
 
 
 def test_balance_prepaid_and_postpaid() -> None:
     sim = Simulator([Account(balance=1500), Account("post", "pw", balance=None)])
-    assert gateway(sim).balance() == 1500
-    assert gateway(sim, "post", "pw").balance() is None
+    assert sim.gateway().balance() == 1500
+    assert sim.gateway("post", "pw").balance() is None
     with pytest.raises(GatewayError, match="-1001"):
-        gateway(sim, "demo", "bad").balance()
+        sim.gateway("demo", "bad").balance()
 
 
 # -- faults in-process -------------------------------------------------------
@@ -142,7 +136,7 @@ def test_balance_prepaid_and_postpaid() -> None:
 def test_failover_matrix_in_process(fault: str, outcome: type, acted: bool, tried: int) -> None:
     sim = Simulator()
     sim.set_fault(0, fault)  # type: ignore[arg-type]
-    reply = gateway(sim).send_json(one(), type=1)
+    reply = sim.gateway().send_json(one(), type=1)
     assert isinstance(reply.result, outcome)
     assert len(sim.ledger) == (1 if acted else 0)  # never twice
     assert len(reply.attempts) == tried
@@ -199,7 +193,7 @@ def test_dlr_callbacks_to_a_log_and_a_url(tmp_path: Path) -> None:
             callback_url=url + "/dlr",
         )
         result = (
-            gateway(sim)
+            sim.gateway()
             .send_json([{"dstno": A, "msg": "x"}, {"dstno": B, "msg": "y"}], type=1)
             .result
         )
@@ -234,7 +228,7 @@ def test_slow_host_times_out_after_acting(served: Simulator) -> None:
 
 def test_each_simulator_has_its_own_default_account() -> None:
     first = Simulator()
-    gateway(first).send_json(one(), type=1)
+    first.gateway().send_json(one(), type=1)
     assert Simulator().accounts["demo"].balance == 1_000_000
     assert first.accounts["demo"].balance == 1_000_000 - 1
 
@@ -244,7 +238,7 @@ def test_each_simulator_has_its_own_default_account() -> None:
 
 def test_injected_codes_answer_sends_without_acting() -> None:
     sim = Simulator([Account(balance=100)])
-    gw = gateway(sim)
+    gw = sim.gateway()
     sim.inject(-1000, times=2)
     first = gw.send_json(one(), type=1).result
     second = gw.send_classic(A, "Hi", type=1).result
@@ -259,7 +253,7 @@ def test_injected_codes_answer_sends_without_acting() -> None:
 @pytest.mark.parametrize("code", [-1006, -1007, -1008, -1009, -1012])
 def test_a_row_code_injected_refuses_the_whole_request(code: int) -> None:
     sim = Simulator()
-    gw = gateway(sim)
+    gw = sim.gateway()
     sim.inject(code)
     result = gw.send_json([{"dstno": A, "msg": "x"}, {"dstno": B, "msg": "y"}], type=1).result
     assert isinstance(result, Rejected) and result.code == code
@@ -270,7 +264,7 @@ def test_a_row_code_injected_refuses_the_whole_request(code: int) -> None:
 
 def test_injected_answers_queue_up_and_skip_balance_reads() -> None:
     sim = Simulator()
-    gw = gateway(sim)
+    gw = sim.gateway()
     sim.inject(-1001)
     sim.inject((429, "Too Many Requests"), times=2)
     assert gw.balance() == 1_000_000  # not a send: not answered by inject
@@ -292,7 +286,7 @@ def test_injected_answers_queue_up_and_skip_balance_reads() -> None:
 def test_injected_http_answers(answer: tuple[int, str], code: int, kind: str) -> None:
     sim = Simulator()
     sim.inject(answer)
-    reply = gateway(sim).send_json(one(), type=1)
+    reply = sim.gateway().send_json(one(), type=1)
     assert isinstance(reply.result, Rejected)
     assert (reply.result.code, reply.result.info.kind) == (code, kind)
     assert reply.attempts[0].http_status == answer[0]
@@ -318,7 +312,7 @@ def bom_success(sms_id: str = "555") -> str:
 def test_injected_body_with_a_bom_in_process() -> None:
     sim = Simulator()
     sim.inject((200, bom_success()))
-    result = gateway(sim).send_json(one(), type=1).result
+    result = sim.gateway().send_json(one(), type=1).result
     assert isinstance(result, Sent) and result.results[0].sms_id == "555"
     assert sim.ledger == []  # verbatim: the simulator did not act
 
@@ -355,7 +349,7 @@ def test_injection_is_thread_safe(served: Simulator) -> None:
 
 def test_content_refusal_request_refuses_the_whole_request() -> None:
     sim = Simulator([Account(balance=100)], content_refusal="request")
-    gw = gateway(sim)
+    gw = sim.gateway()
     msgs = [{"dstno": A, "msg": "fine"}, {"dstno": B, "msg": "Best CASINO in town"}]
     assert gw.send_json(msgs, type=1).result == Rejected(-1009, "-1009 = INVALID MESSAGE CONTENT")
     assert gw.send_classic(f"{A};{B}", "judi online", type=1).result == Rejected(-1009, "-1009")
@@ -368,7 +362,7 @@ def test_content_refusal_request_refuses_the_whole_request() -> None:
 @pytest.mark.parametrize("sendid", ["My Shop", "MyCompany12", "Shop!", "商店", "Shop-1", "a_b"])
 def test_an_invalid_sendid_refuses_the_whole_request(sendid: str) -> None:
     sim = Simulator()
-    gw = gateway(sim)
+    gw = sim.gateway()
     if len(sendid) == 11:  # 11 is the maximum: allowed
         assert isinstance(gw.send_json(one(), type=1, sendid=sendid).result, Sent)
         sendid += "3"
@@ -382,7 +376,7 @@ def test_an_invalid_sendid_refuses_the_whole_request(sendid: str) -> None:
 
 def test_sendid_and_fid_are_recorded() -> None:
     sim = Simulator()
-    gw = gateway(sim)
+    gw = sim.gateway()
     gw.send_json(one(), type=1, sendid="MyShop", fid="7")
     gw.send_json(one(), type=1)
     gw.send_classic(A, "x", type=1, sendid="Clinic2")
@@ -398,7 +392,7 @@ def test_sendid_and_fid_are_recorded() -> None:
 
 def test_body_limit_counts_utf16_units_for_type_2() -> None:
     sim = Simulator()
-    gw = gateway(sim)
+    gw = sim.gateway()
     msgs = [
         {"dstno": A, "msg": "😀" * 350},  # 350 characters, 700 units: the limit
         {"dstno": A, "msg": "😀" * 351},  # 351 characters, 702 units: over
@@ -416,7 +410,7 @@ def test_body_limit_counts_utf16_units_for_type_2() -> None:
 
 def test_classic_and_rest_split_numbers_on_commas_too() -> None:
     sim = Simulator()
-    gw = gateway(sim)
+    gw = sim.gateway()
     classic = gw.send_classic(f"{A},{B}", "Hello", type=1).result
     rest = gw.send_rest(f"{A}, {B};{A}", "Hello", type=1).result
     assert isinstance(classic, Sent) and classic.submitted == 2
@@ -426,7 +420,7 @@ def test_classic_and_rest_split_numbers_on_commas_too() -> None:
 
 def test_total_messages_counts_entries_and_the_others_numbers() -> None:
     sim = Simulator()
-    gw = gateway(sim)
+    gw = sim.gateway()
     messages = [{"dstno": f"{A};{B}", "msg": "shared"}, {"dstno": f"{A},016xxx", "msg": "x"}]
     answer = gw.client.post(
         sim.hosts[0] + "/isms_send_json.php", json=gw.json_payload(messages, type=1)
@@ -464,7 +458,7 @@ def check_content_types(answers: list[str]) -> None:
 
 def test_json_endpoints_require_the_json_content_type_in_process() -> None:
     sim = Simulator()
-    gw = gateway(sim)
+    gw = sim.gateway()
     check_content_types(raw_json_posts(gw.client, sim.hosts[0], gw.json_payload(one(), type=1)))
     assert len(sim.ledger) == 2
     assert isinstance(gw.send_json(one(), type=1).result, Sent)  # the client sends the header

@@ -51,13 +51,7 @@ VIEWS = {
 
 def sent_store(password: str = "demo") -> tuple[ic.Store, Simulator]:
     sim = Simulator([Account(password=password)])
-    gw = ic.Gateway(
-        "demo",
-        password,
-        hosts=sim.hosts,
-        transport=sim.transport(),
-        async_transport=sim.transport(),
-    )
+    gw = sim.gateway(password=password)
     contacts = pl.DataFrame(
         {"phone": ["0123456789", "0198887777", "012"], "name": ["Ali", "Mei", "x"]}
     )
@@ -271,7 +265,7 @@ def test_a_report_kept_before_its_result_shows_once_the_result_names_it() -> Non
     """Reconciliation writes the result after the report came: the message shows it,
     the report is tied to it (its campaign in dlr_events), and a rebuild agrees."""
     sim = Simulator()
-    gw = ic.Gateway("demo", "demo", hosts=sim.hosts, transport=sim.transport())
+    gw = sim.gateway()
     store = ic.Store()
     sim.set_fault(0, "drop-after")  # the gateway acts; the answer is lost
     camp = ic.Campaign("c", pl.DataFrame({"phone": ["0123456789", "0198887777"]}), template="Hi")
@@ -534,7 +528,7 @@ def test_imports_during_sends_keep_the_same_state_as_a_rebuild(tmp_path: Path) -
     import threading
 
     sim = Simulator()
-    gw = ic.Gateway("demo", "demo", hosts=sim.hosts, transport=sim.transport())
+    gw = sim.gateway()
     store = ic.Store(tmp_path / "busy.duckdb")
     sent = threading.Event()
     errors: list[BaseException] = []
@@ -627,7 +621,7 @@ def test_rebuild_and_leases_taken_at_once_both_succeed() -> None:
     import threading
 
     sim = Simulator()
-    gw = ic.Gateway("demo", "demo", hosts=sim.hosts, transport=sim.transport())
+    gw = sim.gateway()
     store = ic.Store()
     numbers = [f"012{n:07d}" for n in range(3000)]
     ic.Campaign("big", pl.DataFrame({"phone": numbers}), template="x").send(

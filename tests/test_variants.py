@@ -35,11 +35,6 @@ def phones(n: int, start: int = 0) -> pl.DataFrame:
     )
 
 
-def gateway(sim: Simulator) -> ic.Gateway:
-    t = sim.transport()
-    return ic.Gateway("demo", "demo", hosts=sim.hosts, transport=t, async_transport=t)
-
-
 def deliver_all(store: ic.Store, sim: Simulator) -> None:
     store.import_dlr(
         pl.DataFrame(
@@ -152,7 +147,7 @@ def test_a_template_per_variant_says_what_is_missing() -> None:
 def ab_store() -> tuple[ic.Store, ic.Campaign, Simulator]:
     """An A/B campaign at RM 0.08 a credit (B takes two parts), and one without a price."""
     sim = Simulator()
-    gw, store = gateway(sim), ic.Store()
+    gw, store = sim.gateway(), ic.Store()
     contacts = ic.split(phones(40), {"A": 0.25, "B": 0.75}, seed=9)
     camp = ic.Campaign(
         "ab",
@@ -219,7 +214,7 @@ def test_costs_are_credits_times_the_campaigns_price_and_unknown_without_one(
 
 def test_the_send_report_shows_ringgit_and_unknown_without_a_price() -> None:
     sim = Simulator()
-    gw, store = gateway(sim), ic.Store()
+    gw, store = sim.gateway(), ic.Store()
     priced = ic.Campaign(
         "priced", phones(3), template="Hi", billing=ic.BillingRule(price_per_credit=0.075)
     )
@@ -237,7 +232,7 @@ def test_the_send_report_shows_ringgit_and_unknown_without_a_price() -> None:
 
 def test_a_new_price_is_recorded_as_a_new_estimate_without_sending_again() -> None:
     sim = Simulator()
-    gw, store = gateway(sim), ic.Store()
+    gw, store = sim.gateway(), ic.Store()
     ic.Campaign("late", phones(4), template="Hi").send(gw, store, progress=False)
     priced = ic.Campaign(
         "late", phones(4), template="Hi", billing=ic.BillingRule(price_per_credit=PRICE)
@@ -316,7 +311,7 @@ def test_an_older_store_keeps_its_row_templates_out_of_the_variants(tmp_path: Pa
     texts = phones(6).with_columns(text=pl.format("Hi %name% {}", pl.int_range(6)))
     with ic.Store(path) as store:
         ic.Campaign("own-texts", texts, template_column="text").send(
-            gateway(sim), store, progress=False
+            sim.gateway(), store, progress=False
         )
         deliver_all(store, sim)
     con = duckdb.connect(str(path))  # as the older version wrote it
