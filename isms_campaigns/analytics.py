@@ -584,7 +584,13 @@ def group_label(summary: pl.DataFrame, dims: Sequence[str]) -> pl.Expr:
         return key
     return (
         pl.when(pl.col(OTHER_GROUPS).is_not_null())
-        .then(pl.format("other: {} groups", pl.col(OTHER_GROUPS)))
+        .then(
+            pl.format(
+                "other: {} group{}",
+                pl.col(OTHER_GROUPS),
+                pl.when(pl.col(OTHER_GROUPS) == 1).then(pl.lit("")).otherwise(pl.lit("s")),
+            )
+        )
         .otherwise(key)
     )
 
@@ -627,7 +633,9 @@ def skipped_reasons(store: Store, campaigns: str | Sequence[str] | None = None) 
 
 def not_delivered(store: Store, campaigns: str | Sequence[str] | None = None) -> pl.DataFrame:
     """The recipients who did not get their message: failed (refused by the gateway),
-    undelivered, or an other DLR word; campaign by campaign, in plan order.
+    undelivered, or an other DLR word; campaign by campaign, in plan order. A
+    recipient a follow-up (``store.follow_up``) tried again is listed by that try
+    only, if it failed too.
 
     Columns ``campaign dstno country operator state code dlr_status reason``:
     ``state`` in the words of :data:`STATE_WORDS`, ``reason`` the gateway
@@ -640,7 +648,13 @@ def not_delivered(store: Store, campaigns: str | Sequence[str] | None = None) ->
     found = _run(
         store,
         f"""
-        with chosen as ({_CHOSEN})
+        with recursive chosen as ({_CHOSEN}),
+        later(campaign, follow_up) as (  -- each campaign's follow-ups, theirs too
+            select parent, campaign from ic_campaigns where parent is not null
+            union
+            select l.campaign, c.campaign from later l join ic_campaigns c
+            on c.parent = l.follow_up
+        )
         select m.campaign, m.dstno, m.country, m.operator,
                case when m.state = 'failed' then 'failed'
                     when m.dlr_class = 'failed' then 'undelivered' else 'other_dlr' end as state,
@@ -649,6 +663,11 @@ def not_delivered(store: Store, campaigns: str | Sequence[str] | None = None) ->
         where {_ONE.format("m")}
           and (m.state = 'failed'
                or (m.state = 'submitted' and m.dlr_class in ('failed', 'unknown')))
+          -- a follow-up tried them again: that try's outcome is the one that counts
+          and not exists (
+              select 1 from later l join messages f on f.campaign = l.follow_up
+              where l.campaign = m.campaign and f.dstno = m.dstno
+                and f.state in ('submitted', 'failed'))
         order by c.created_at, m.campaign, m.row
         """,
         _chosen(store, campaigns),

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -43,9 +43,11 @@ import duckdb
 import polars as pl
 import polars.selectors as cs
 
+from . import schedule
 from ._sql import first_line
 from .errors import PlanError, StoreError, TemplateError
 from .numbers import DUPLICATE
+from .schedule import shown, stored_send_later
 
 if TYPE_CHECKING:
     from .campaign import Campaign
@@ -67,6 +69,11 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _contact_name(column: str, view: set[str]) -> str:
+    """A kept contact column's name beside the messages view's columns (``view``, lower case)."""
+    return f"contact_{column}" if column.lower() in view else column
+
+
 def recipients(con: duckdb.DuckDBPyConnection, campaign: str) -> tuple[str, list[str]]:
     """The SQL of one row per message of ``campaign`` in the ``messages`` view (its
     columns but ``campaign``), with the contact columns kept by its plan; and the
@@ -75,7 +82,8 @@ def recipients(con: duckdb.DuckDBPyConnection, campaign: str) -> tuple[str, list
     The query takes one parameter, ``$campaign``. Each plan version's rows are read
     with that version's contact columns (a version may have kept others).
     """
-    view = con.sql("select * from messages limit 0").columns
+    # SQL names ignore case: a contact column "State" would hide the view's state.
+    view = {c.lower() for c in con.sql("select * from messages limit 0").columns}
     versions = con.execute(
         "select version, contact_type from ic_plans where campaign = ? order by version",
         [campaign],
@@ -85,10 +93,8 @@ def recipients(con: duckdb.DuckDBPyConnection, campaign: str) -> tuple[str, list
     parts = []
     for version, struct in kept:
         fields = con.sql(f"select unnest(null::{struct})").columns
-        select = ", ".join(
-            f"i.c.{_quoted(f)} as {_quoted('contact_' + f if f in view else f)}" for f in fields
-        )
-        names += [n for f in fields if (n := "contact_" + f if f in view else f) not in names]
+        select = ", ".join(f"i.c.{_quoted(f)} as {_quoted(_contact_name(f, view))}" for f in fields)
+        names += [n for f in fields if (n := _contact_name(f, view)) not in names]
         parts.append(
             f"""
             select {select}, m.* exclude (campaign), i.row is not null as {_KEPT}
@@ -129,31 +135,41 @@ def follow_up(
     from .campaign import Campaign
 
     condition, said = _condition(where)
+    if isinstance(name, str) and name.strip() == campaign:
+        raise PlanError(
+            f"A follow-up needs a name of its own: {name!r} is the campaign it follows."
+        )
     con = store.connection
-    query, columns = recipients(con, campaign)
+    # Run again under its name, a follow-up resumes its own plan: the reports imported
+    # since may have changed what ``where`` selects, not whom it was planned for.
+    source = campaign if _earlier_follow_up(store, campaign, name) is None else name
+    query, columns = recipients(con, source)
     if not columns:
         raise StoreError(
-            f"Campaign {campaign!r} was planned by an older isms_campaigns (or is a test "
+            f"Campaign {source!r} was planned by an older isms_campaigns (or is a test "
             f"send), which kept no contact columns: plan the follow-up from your contact "
             f"list with ic.Campaign(…), keeping the numbers that "
             f'store.sql("select dstno from messages where campaign = ? and …", '
-            f"[{campaign!r}]) returns."
+            f"[{source!r}]) returns."
         )
+    if source == campaign and condition == WHERE["no_dlr"]:
+        _refuse_scheduled(store, campaign)
     try:
-        chosen = pl.DataFrame(
-            con.sql(
-                # A row skipped as a duplicate is not a recipient: its number's first row is.
-                f"select * from ({query}) where ({condition}) "
-                f"and problem is distinct from '{DUPLICATE}'",
-                params={"campaign": campaign},
-            ).pl()
-        )
+        # Checked alone first, so that an error names the user's SQL, not ours.
+        con.sql(f"select * from ({query}) where ({condition}) limit 0", params={"campaign": source})
     except duckdb.Error as exc:
         raise StoreError(
             f"where={where!r} is not a condition on the messages of {campaign!r}: "
             f"{first_line(exc)}. Use {', '.join(map(repr, WHERE))} or an SQL condition on "
             f"the messages view's columns and the kept contact columns {columns}."
         ) from None
+    # A row skipped as a duplicate is not a recipient: its number's first row is.
+    chosen_sql = (
+        f"select * from ({query}) where ({condition}) and problem is distinct from '{DUPLICATE}'"
+        if source == campaign
+        else query
+    )
+    chosen = pl.DataFrame(con.sql(chosen_sql, params={"campaign": source}).pl())
     if chosen.is_empty():
         raise StoreError(
             f"No message of {campaign!r} is {said}: nothing to follow up. Its messages: "
@@ -171,7 +187,7 @@ def follow_up(
         store.sql(
             "select p.settings from ic_plans p join ic_campaigns c "
             "on c.campaign = p.campaign and c.version = p.version where c.campaign = ?",
-            [campaign],
+            [source],
         ).item()
         or "null"
     )
@@ -193,12 +209,41 @@ def follow_up(
             f"{exc} The plan of {campaign!r} kept only the contact columns its template read "
             f"({', '.join(contacts.columns)}): a follow-up's template can read those."
         ) from None
-    if follow.name == campaign:
-        raise PlanError(
-            f"A follow-up needs a name of its own: {name!r} is the campaign it follows."
-        )
     follow.parent = campaign
     return follow
+
+
+def _earlier_follow_up(store: Store, campaign: str, name: str) -> str | None:
+    """``name`` when it is already a follow-up of ``campaign`` in the store (None when it
+    is not a campaign yet); a campaign of that name that is not one is an error."""
+    found = store.sql("select parent from ic_campaigns where campaign = ?", [name])
+    if found.is_empty():
+        return None
+    parent = found.item()
+    if parent != campaign:
+        raise StoreError(
+            f"{name!r} is already a campaign in this store ("
+            + (f"a follow-up of {parent!r}" if parent else "not a follow-up")
+            + f"): give the follow-up of {campaign!r} a name of its own."
+        )
+    return name
+
+
+def _refuse_scheduled(store: Store, campaign: str) -> None:
+    """No report can come for messages the gateway holds until their time: following
+    them up as "no_dlr" would send each one twice."""
+    send_later = store.sql(
+        "select send_later from ic_campaigns where campaign = ?", [campaign]
+    ).item()
+    if send_later is None:
+        return
+    when = stored_send_later(send_later)
+    if when > schedule.now():
+        raise StoreError(
+            f"The messages of {campaign!r} are scheduled for {shown(when)}: the gateway holds "
+            f"them until then, so none has a delivery report yet. A no_dlr follow-up now "
+            f"would message each recipient twice; import the reports after that time."
+        )
 
 
 def _states(store: Store, campaign: str) -> str:
@@ -241,9 +286,8 @@ def export(store: Store, campaign: str, path: str | Path) -> Path:
                 _write_excel(con, shown, campaign, temporary, target)
             else:
                 kind = "csv" if suffix == ".csv" else "parquet"
-                con.execute(
-                    f"copy ({shown}) to '{temporary}' (format {kind})", {"campaign": campaign}
-                )
+                path = temporary.replace("'", "''")  # an SQL string: o'brien/x.csv
+                con.execute(f"copy ({shown}) to '{path}' (format {kind})", {"campaign": campaign})
     except duckdb.Error as exc:
         raise StoreError(
             f"Cannot export {campaign!r} to {str(target)!r}: {first_line(exc)}"
@@ -272,20 +316,18 @@ def _write_excel(
 
 @contextmanager
 def _written(target: Path) -> Iterator[str]:
-    """A temporary file next to ``target`` that becomes it only once all was written."""
+    """A file name next to ``target`` that becomes it only once all was written.
+
+    The writer creates it, so it gets the permissions any new file of the user
+    gets (a ``mkstemp`` file would be readable by its owner only).
+    """
+    name = str(target.parent / f".{target.stem}.{uuid.uuid4().hex}{target.suffix}")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.stem}.", suffix=target.suffix
-        )
-        os.close(handle)
-    except OSError as exc:
-        raise StoreError(f"Cannot write {str(target)!r}: {exc.strerror or exc}.") from None
-    try:
         yield name
         os.replace(name, target)
     except OSError as exc:
         raise StoreError(f"Cannot write {str(target)!r}: {exc.strerror or exc}.") from None
     finally:
-        with suppress(FileNotFoundError):
+        with suppress(OSError):  # written and renamed, or never made
             os.unlink(name)

@@ -718,19 +718,27 @@ class Outbox:
 
     def _guard(self, messages: pl.DataFrame, parent: str | None) -> pl.DataFrame:
         """The repeat guard: the same text to the same number by another campaign lately,
-        or by one being sent right now. A follow-up's ``parent`` is not another: messaging
-        its recipients again is what the follow-up is for."""
+        or by one being sent right now. A follow-up's ``parent`` (and the parent's, for a
+        follow-up of a follow-up) is not another: messaging its recipients again is what
+        the follow-up is for."""
         new = messages.filter(pl.col("problem").is_null()).select("row", "dstno", "msg")
         if new.is_empty():
             return messages
         with registered(self.con, "ic_new_plan", new):
             repeats = self._frame(
                 f"""
-                with same as (  -- other campaigns' messages with the same number and text
+                with recursive followed(campaign) as (  -- the parent, its parent, …
+                    select $parent::varchar
+                    union
+                    select c.parent from ic_campaigns c join followed f on c.campaign = f.campaign
+                    where c.parent is not null
+                ),
+                same as (  -- other campaigns' messages with the same number and text
                     select m.campaign, m.chunk, m.row, n.row as new_row
                     from ic_messages m join ic_new_plan n on m.dstno = n.dstno and m.msg = n.msg
                     join ic_campaigns c on c.campaign = m.campaign and c.kind = 'campaign'
-                    where m.campaign <> $c and m.campaign is distinct from $parent
+                    where m.campaign <> $c
+                      and m.campaign not in (select * from followed where campaign is not null)
                 ),
                 sent as (  -- possibly sent (a request marked for resending too), or going now
                     select s.new_row, v.campaign,

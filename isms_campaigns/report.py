@@ -139,7 +139,7 @@ def write_report(
         for dims, title_ in _BREAKDOWNS:
             parts.append(f"<h3>{html.escape(title_)}</h3>")
             parts.append(frame_table(readable_summary(sent[dims], dims)))
-        ab = _ab_tests(store, names, time_zone)
+        ab = breakdown(_ab_tests(store, names, time_zone), _AB, minimum=1)  # skipped left out
         if ab.height:
             parts.append("<h3>By A/B variant</h3>")
             parts.append(frame_table(readable_summary(ab, _AB)))
@@ -218,7 +218,11 @@ def _cost_card(per_campaign: pl.DataFrame, total: dict[str, Any]) -> tuple[str, 
     charged = (
         f"{ringgit(total['cost_charged_rm'])} charged" if reported else "charged: not reported"
     )
-    left_out = f" · {unpriced:,} campaigns without a price left out" if unpriced else ""
+    left_out = (
+        f" · {unpriced:,} campaign{'s' if unpriced > 1 else ''} without a price left out"
+        if unpriced
+        else ""
+    )
     return (
         "cost estimated",
         ringgit(total["cost_estimated_rm"]),
@@ -281,7 +285,8 @@ def _not_delivered(missed: pl.DataFrame, csv_name: str) -> list[str]:
         f"{html.escape(_lower(STATE_WORDS['undelivered']))} or "
         f"{html.escape(_lower(STATE_WORDS['other_dlr']))}. All of them, with the gateway code and "
         f'report status: <a href="{quote(csv_name)}">{html.escape(csv_name)}</a> '
-        "(beside this page).</p>",
+        "(beside this page). A recipient a follow-up tried again is listed by that try "
+        "only, if it did not get through either.</p>",
         frame_table(shown),
     ]
 

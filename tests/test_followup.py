@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -367,3 +368,119 @@ def test_an_ab_campaign_follows_up_and_exports_with_its_variants(tmp_path: Path)
         .rows()
         == camp.sendable["variant"].value_counts().sort("variant").rows()
     )
+
+
+def test_a_follow_up_of_a_follow_up_reaches_the_still_undelivered(
+    sent: tuple[ic.Store, Simulator, ic.Campaign, dict[str, str | None]],
+) -> None:
+    store, sim, _, _ = sent
+    second = store.follow_up("oct", "oct-2", where="undelivered")
+    before = len(sim.ledger)
+    second.send(sim.gateway(), store, progress=False)
+    # Half of them undelivered again: the third try goes to exactly those.
+    retried = sorted(e.dstno for e in sim.ledger[before:])
+    still = set(retried[::2])
+    store.import_dlr(
+        pl.DataFrame(
+            [(e.dstno, e.sms_id, "UNDELIVERED" if e.dstno in still else "DELIVERED")
+             for e in sim.ledger[before:]],
+            schema=["msisdn", "trx_id", "dn_status"],
+            orient="row",
+        )
+    )  # fmt: skip
+    before = len(sim.ledger)
+    store.follow_up("oct-2", "oct-3", where="undelivered").send(
+        sim.gateway(), store, progress=False
+    )
+    assert Counter(e.dstno for e in sim.ledger[before:]) == Counter(still)
+
+
+def test_a_follow_up_run_again_resumes_its_plan_whatever_came_since() -> None:
+    contacts = ic.read_contacts(DATA / "sample_contacts.csv")
+    camp = ic.Campaign("nov", contacts, template="RM0.00 Kedai: hi %name%", purpose="transactional")
+    sim, store = Simulator(), ic.Store()
+    camp.send(sim.gateway(), store, progress=False)
+    waiting = sorted(e.dstno for e in sim.ledger)  # no report imported yet
+    follow = store.follow_up("nov", "nov-late", where="no_dlr")
+    assert sorted(follow.sendable["dstno"]) == waiting
+    # The account runs dry after the first request: the rest stay planned.
+    sim.accounts["demo"].balance = 60
+    before = len(sim.ledger)
+    follow.send(sim.gateway(), store, progress=False, check_balance=False, concurrency=1)
+    assert len(sim.ledger) - before == 50
+    # The reports of "nov" arrive: none of it is without a report any more.
+    report_dlrs(store, sim, {})
+    sim.accounts["demo"].balance = 1_000
+    # The same cell run again: the follow-up resumes, each recipient once in all.
+    store.follow_up("nov", "nov-late", where="no_dlr").send(sim.gateway(), store, progress=False)
+    assert Counter(e.dstno for e in sim.ledger[before:]) == Counter(waiting)
+    # A name taken by a campaign that follows up something else is refused.
+    with pytest.raises(ic.StoreError, match="already a campaign"):
+        store.follow_up("nov-late", "nov", where="failed")
+
+
+def test_contact_columns_named_like_message_columns_in_any_case(tmp_path: Path) -> None:
+    phones = [f"012345{i:04d}" for i in range(8)]
+    contacts = pl.DataFrame({"phone": phones, "State": ["Selangor", "Johor"] * 4, "Row": "x"})
+    camp = ic.Campaign(
+        "st", contacts, template="RM0.00 Kedai: jumpa di %State% %Row%", purpose="transactional"
+    )
+    sim, store = Simulator(), ic.Store()
+    camp.send(sim.gateway(), store, progress=False)
+    report_dlrs(store, sim, {e.dstno: "UNDELIVERED" for e in sim.ledger[:3]})
+    again = store.follow_up("st", "st-2", where="undelivered")
+    assert again.sendable.height == 3 and again.contacts.columns == ["phone", "State", "Row"]
+    assert store.follow_up("st", "st-3", where="row = 0").sendable.height == 1
+    exported = pl.read_csv(store.export("st", tmp_path / "st.csv"), infer_schema=False)
+    assert {"contact_State", "contact_Row", "state", "row"} <= set(exported.columns)
+    assert not [c for c in exported.columns if c.endswith("_1")]
+
+
+def test_a_scheduled_campaign_has_no_no_dlr_follow_up_before_its_time() -> None:
+    contacts = pl.DataFrame({"phone": [f"012345{i:04d}" for i in range(5)]})
+    later = datetime.now(UTC) + timedelta(days=1)
+    camp = ic.Campaign("later", contacts, template="RM0.00 Kedai: ok", send_later=later)
+    sim, store = Simulator(), ic.Store()
+    camp.send(sim.gateway(), store, progress=False)
+    assert len(sim.held()) == 5
+    with pytest.raises(ic.StoreError, match=r"scheduled for .* twice"):
+        store.follow_up("later", "later-2", where="no_dlr")
+
+
+def test_export_to_any_path_with_the_permissions_of_a_new_file(
+    sent: tuple[ic.Store, Simulator, ic.Campaign, dict[str, str | None]], tmp_path: Path
+) -> None:
+    store = sent[0]
+    mask = os.umask(0o022)
+    try:
+        for suffix in (".csv", ".parquet", ".xlsx"):
+            path = store.export("oct", tmp_path / "o'brien" / f"x'{suffix}")
+            assert path.stat().st_mode & 0o777 == 0o644, suffix
+    finally:
+        os.umask(mask)
+    assert sorted(p.name for p in (tmp_path / "o'brien").iterdir()) == [
+        "x'.csv",
+        "x'.parquet",
+        "x'.xlsx",
+    ]
+
+
+def test_who_did_not_get_it_counts_the_last_try_of_each_recipient(
+    sent: tuple[ic.Store, Simulator, ic.Campaign, dict[str, str | None]],
+) -> None:
+    store, sim, _, status_of = sent
+    undelivered = sorted(n for n, s in status_of.items() if s == "UNDELIVERED")
+    listed = ic.analytics.not_delivered(store)
+    assert sorted(listed.filter(campaign="oct")["dstno"]) == undelivered
+    before = len(sim.ledger)
+    store.follow_up("oct", "oct-2", where="undelivered").send(sim.gateway(), store, progress=False)
+    unlucky = set(undelivered[:2])  # undelivered again; the rest delivered this time
+    retried = [
+        (e.dstno, e.sms_id, "UNDELIVERED" if e.dstno in unlucky else "DELIVERED")
+        for e in sim.ledger[before:]
+    ]
+    store.import_dlr(pl.DataFrame(retried, schema=["msisdn", "trx_id", "dn_status"], orient="row"))
+    listed = ic.analytics.not_delivered(store)
+    assert listed.select("campaign", "dstno").sort("dstno").rows() == [
+        ("oct-2", n) for n in sorted(unlucky)
+    ]

@@ -442,7 +442,7 @@ def test_the_cost_card_shows_ringgit_for_the_campaigns_with_a_price(tmp_path: Pa
     )
     cards = _cards(write_report(store, tmp_path / "r.html"))
     assert f"|{ringgit(credits * 0.08)}|cost estimated|" in cards
-    assert "1 campaigns without a price left out" in cards
+    assert "1 campaign without a price left out" in cards
 
 
 def test_report_lists_skipped_reasons_and_who_did_not_get_the_message(
