@@ -61,6 +61,7 @@ __all__ = [
     "dlr_arrival_counts",
     "dlr_delays",
     "failure_reasons",
+    "rates_in_percent",
     "readable_summary",
 ]
 
@@ -421,6 +422,19 @@ def readable_summary(summary: pl.DataFrame, dim: str) -> pl.DataFrame:
         pl.col("dlr_seconds_median").round(1).alias("DLR median s"),
         pl.col("dlr_seconds_p90").round(1).alias("DLR p90 s"),
     )
+
+
+def rates_in_percent(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its rate columns as people read them: 0.871287 → ``87.1 %``.
+
+    For showing a :func:`delivery_summary` (the notebooks do); the rates
+    become text, so compute on the summary itself.
+
+    >>> rates_in_percent(pl.DataFrame({"delivery_rate": [0.871287, None]})).to_series().to_list()
+    ['87.1 %', None]
+    """
+    rates = [c for c in ("delivery_rate", "rate_low", "rate_high") if c in frame.columns]
+    return frame.with_columns((pl.col(rates) * 100).round(1).cast(pl.String) + " %")
 
 
 # ---------------------------------------------------------------------------
