@@ -481,7 +481,7 @@ export default { render };
 """
 
 
-class TemplateEditor(anywidget.AnyWidget):  # type: ignore[misc]
+class TemplateEditor(anywidget.AnyWidget):
     """The Composer's template box: a text area that tells the kernel where its cursor is.
 
     ``value`` is the text, sent on every keystroke; ``selection`` is the
