@@ -161,6 +161,13 @@ def _figure_output(figure: Any) -> dict[str, Any]:
     }
 
 
+def _name_parts(widget: Any, name: str, **parts: Any) -> None:
+    """CSS classes a page (and the browser tests) can find: isms-NAME, isms-NAME-PART."""
+    widget.add_class(f"isms-{name}")
+    for part, child in parts.items():
+        child.add_class(f"isms-{name}-{part.replace('_', '-')}")
+
+
 def _hide(widget: Any, hidden: bool) -> None:
     widget.layout.display = "none" if hidden else None
 
@@ -276,6 +283,14 @@ class Composer(widgets.VBox):  # type: ignore[misc]
                     [widgets.VBox([self.unicode, self.fix_button], layout=gap), self.problems]
                 ),
             ]
+        )
+        _name_parts(
+            self,
+            "composer",
+            stats=self.stats,
+            preview=self.preview,
+            status=self.status,
+            tokens=self.children[3],
         )
         self._recompute = _Debounced(self._plan, delay)
         for field in (self.name, self.template, self.sender_id, self.send_later, self.smart_ascii):
@@ -469,8 +484,8 @@ function render({ model, el }) {
     if (start === undefined) return;
     const now = selection();
     if (now[0] !== start || now[1] !== end) {
-      area.focus();
       area.setSelectionRange(units(text, start), units(text, end));
+      area.focus();  // after: focusing reports the cursor
     }
   };
   model.on("change:value", shown);
@@ -650,6 +665,16 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
                 self.message,
                 self.result,
             ]
+        )
+        _name_parts(
+            self,
+            "send-panel",
+            estimate=self.estimate,
+            confirm=self.confirm,
+            send=self.send_button,
+            progress=self.progress,
+            progress_label=self.progress_label,
+            result=self.result,
         )
         self.refresh(read_balance=check_balance)
 
@@ -979,6 +1004,7 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
                 ),
             ]
         )
+        _name_parts(self, "dashboard", summary=self.summary, figures=self.children[-1])
         self._refresh = _Debounced(self._draw, delay)
         self._kept: dict[str, Any] = {}  # what the last draw computed, by its key
         self._muted = False
