@@ -25,8 +25,9 @@ $(VENV)/.notebook: $(BIN)/isms-campaigns
 demo: $(BIN)/isms-campaigns
 	$(BIN)/isms-campaigns demo
 
+# Jupyter refuses root unless told (containers often run as root).
 notebook: $(VENV)/.notebook
-	cd notebooks && ../$(BIN)/jupyter lab
+	cd notebooks && ../$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check isms_campaigns tests benchmarks
