@@ -1,11 +1,12 @@
-# Two commands do everything on a fresh machine with Python 3.11:
+# On a fresh machine with Python 3.11:
 #   make demo   - the main job on the bundled data
 #   make test   - ruff, mypy and the whole test suite
+#   make notebook - JupyterLab over notebooks/ (installs the notebook extra)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test notebook lint bench clean
 
 $(BIN)/isms-campaigns: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,8 +18,16 @@ $(VENV)/.dev: $(BIN)/isms-campaigns
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
+$(VENV)/.notebook: $(BIN)/isms-campaigns
+	$(BIN)/python -m pip install --quiet -e ".[notebook]"
+	touch $@
+
 demo: $(BIN)/isms-campaigns
 	$(BIN)/isms-campaigns demo
+
+# Jupyter refuses root unless told (containers often run as root).
+notebook: $(VENV)/.notebook
+	cd notebooks && ../$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check isms_campaigns tests benchmarks

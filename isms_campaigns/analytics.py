@@ -69,6 +69,7 @@ __all__ = [
     "group_label",
     "key_text",
     "not_delivered",
+    "rates_in_percent",
     "readable_summary",
     "skipped_reasons",
 ]
@@ -685,6 +686,24 @@ def not_delivered(store: Store, campaigns: str | Sequence[str] | None = None) ->
         )
         .with_columns(state=pl.col("state").replace_strict(STATE_WORDS))
         .drop("meaning")
+    )
+
+
+def rates_in_percent(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its rate columns as people read them, 0.871287 → ``87.1 %``, and its
+    costs in ringgit, 12.5 → ``RM 12.50`` (``unknown`` without a price per credit).
+
+    For showing a :func:`delivery_summary` (the notebooks do); the rates
+    and costs become text, so compute on the summary itself.
+
+    >>> rates_in_percent(pl.DataFrame({"delivery_rate": [0.871287, None]})).to_series().to_list()
+    ['87.1 %', None]
+    """
+    rates = [c for c in ("delivery_rate", "rate_low", "rate_high") if c in frame.columns]
+    costs = [c for c in ("cost_estimated_rm", "cost_charged_rm") if c in frame.columns]
+    return frame.with_columns(
+        (pl.col(rates) * 100).round(1).cast(pl.String) + " %",
+        *(ringgit_text(pl.col(c)).fill_null(UNKNOWN) for c in costs),
     )
 
 

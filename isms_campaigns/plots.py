@@ -53,6 +53,7 @@ __all__ = [
     "dlr_arrivals_figure",
     "failure_codes",
     "failure_codes_figure",
+    "offline_notebook",
     "rate_figure",
     "status_breakdown",
     "status_figure",
@@ -494,3 +495,34 @@ def _no_data(title: str, why: str) -> go.Figure:
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return fig
+
+
+def offline_notebook() -> None:
+    """Figures shown in this notebook from now on also keep an offline HTML copy.
+
+    JupyterLab draws plotly's own output; an exported notebook (nbconvert,
+    nbviewer) needs HTML, which plotly's renderers in JupyterLab leave out.
+    This renderer adds it, plotly.js embedded once (in the next figure's
+    output, 4.8 MB) and nothing loaded from the network (plotly's
+    ``notebook`` renderer links MathJax from a CDN; these figures use none).
+    A git host that runs no scripts (GitHub) shows no interactive figure.
+    """
+    import plotly.io as pio
+    from plotly.io.base_renderers import NotebookRenderer
+
+    class OfflineHtml(NotebookRenderer):  # type: ignore[misc]
+        def to_mimebundle(self, fig_dict: dict[str, object]) -> dict[str, str]:
+            html = pio.to_html(
+                fig_dict,
+                config=self.config,
+                include_plotlyjs=False,  # activate() embedded it once
+                include_mathjax=False,
+                full_html=False,
+                default_width="100%",
+                default_height=525,
+                validate=False,
+            )
+            return {"text/html": html}
+
+    pio.renderers["isms_offline"] = OfflineHtml()
+    pio.renderers.default = "plotly_mimetype+isms_offline"

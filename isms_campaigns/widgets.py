@@ -38,8 +38,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anywidget
 import ipywidgets as widgets
 import polars as pl
+import traitlets
 
 from . import analytics, plots
 from ._html import STYLE, campaign_cards, cards_html, div, frame_table, table, unicode_table
@@ -63,7 +65,7 @@ if TYPE_CHECKING:
     from .gateway.client import Gateway
     from .send import Sender, SendReport
 
-__all__ = ["Composer", "Dashboard", "SendPanel"]
+__all__ = ["Composer", "Dashboard", "SendPanel", "TemplateEditor"]
 
 DELAY = 0.3  # seconds of quiet before recomputing
 
@@ -147,6 +149,13 @@ def _figure_output(figure: Any) -> dict[str, Any]:
     }
 
 
+def _name_parts(widget: Any, name: str, **parts: Any) -> None:
+    """CSS classes a page (and the browser tests) can find: isms-NAME, isms-NAME-PART."""
+    widget.add_class(f"isms-{name}")
+    for part, child in parts.items():
+        child.add_class(f"isms-{name}-{part.replace('_', '-')}")
+
+
 def _hide(widget: Any, hidden: bool) -> None:
     widget.layout.display = "none" if hidden else None
 
@@ -206,11 +215,8 @@ class Composer(widgets.VBox):  # type: ignore[misc]
 
         full = widgets.Layout(width="100%")
         self.name = widgets.Text(value=name, description="Campaign", continuous_update=True)
-        self.template = widgets.Textarea(
-            value=template,
-            placeholder="Hi %name%, your order %order_id% is ready",
-            continuous_update=True,
-            layout=widgets.Layout(width="100%", height="90px"),
+        self.template = TemplateEditor(
+            value=template, placeholder="Hi %name%, your order %order_id% is ready"
         )
         self.sender_id = widgets.Text(
             value=sender_id or "",
@@ -266,6 +272,14 @@ class Composer(widgets.VBox):  # type: ignore[misc]
                 ),
             ]
         )
+        _name_parts(
+            self,
+            "composer",
+            stats=self.stats,
+            preview=self.preview,
+            status=self.status,
+            tokens=self.children[3],
+        )
         self._recompute = _Debounced(self._plan, delay)
         for field in (self.name, self.template, self.sender_id, self.send_later, self.smart_ascii):
             field.observe(self._changed, names="value")
@@ -309,10 +323,20 @@ class Composer(widgets.VBox):  # type: ignore[misc]
         return tokens
 
     def insert_token(self, token: str) -> None:
-        """Add ``%token%`` to the template (at its end: ipywidgets has no cursor)."""
+        """Put ``%token%`` at the template's cursor (in place of selected text), the
+        cursor after it; at the end while the browser has not said where the cursor is.
+        A space keeps it apart from the word or token before and the word after."""
         text = self.template.value
-        gap = " " if text and not text[-1].isspace() else ""
-        self.template.value = f"{text}{gap}%{token}%"
+        start, end = self.template.selection or (len(text), len(text))
+        before, after = text[: min(start, len(text))], text[min(end, len(text)) :]
+        if before and not before[-1].isspace() and before[-1] not in OPENERS:
+            before += " "
+        if after[:1].isalnum():
+            after = " " + after
+        before += f"%{token}%"
+        with self.template.hold_sync():  # one message: the text and where the cursor goes
+            self.template.value = before + after
+            self.template.selection = [len(before), len(before)]
 
     def flush(self) -> None:
         """Recompute now if an edit is waiting for the quiet period."""
@@ -410,6 +434,77 @@ class Composer(widgets.VBox):  # type: ignore[misc]
             unicode_table(chars),
             note,
         )
+
+
+# A token typed after one of these needs no space before it.
+OPENERS = "([{<'\"‘“"
+
+# The editor's front end. Positions travel in characters (code points), as
+# Python counts them; a JS string counts UTF-16 units, which differ after an emoji.
+_TEMPLATE_EDITOR_JS = """
+const points = (text, units) => Array.from(text.slice(0, units)).length;
+const units = (text, points) => Array.from(text).slice(0, points).join("").length;
+
+function render({ model, el }) {
+  const area = document.createElement("textarea");
+  area.className = "isms-template";
+  area.placeholder = model.get("placeholder");
+  area.value = model.get("value");
+  const selection = () => [
+    points(area.value, area.selectionStart),
+    points(area.value, area.selectionEnd),
+  ];
+  const send = (typed) => {
+    const now = selection(), known = model.get("selection");
+    if (!typed && known.length === 2 && known[0] === now[0] && known[1] === now[1]) return;
+    if (typed) model.set("value", area.value);
+    model.set("selection", now);
+    model.save_changes();
+  };
+  area.addEventListener("input", () => send(true));
+  for (const moved of ["select", "keyup", "mouseup", "focus"]) {
+    area.addEventListener(moved, () => send(false));
+  }
+  const shown = () => {  // the kernel changed the text or the cursor (a token went in)
+    const text = model.get("value");
+    if (area.value !== text) area.value = text;
+    const [start, end] = model.get("selection");
+    if (start === undefined) return;
+    const now = selection();
+    if (now[0] !== start || now[1] !== end) {
+      area.setSelectionRange(units(text, start), units(text, end));
+      area.focus();  // after: focusing reports the cursor
+    }
+  };
+  model.on("change:value", shown);
+  model.on("change:selection", shown);
+  el.appendChild(area);
+}
+export default { render };
+"""
+
+
+class TemplateEditor(anywidget.AnyWidget):
+    """The Composer's template box: a text area that tells the kernel where its cursor is.
+
+    ``value`` is the text, sent on every keystroke; ``selection`` is the
+    cursor as ``[start, end]`` in characters (equal when nothing is
+    selected), empty until the browser has said. Setting either from Python
+    updates the box.
+    """
+
+    _esm = _TEMPLATE_EDITOR_JS
+    _css = (
+        ".isms-template{width:100%;min-height:90px;box-sizing:border-box;"
+        "font:inherit;padding:4px 6px;resize:vertical}"
+    )
+    value = traitlets.Unicode("").tag(sync=True)
+    placeholder = traitlets.Unicode("").tag(sync=True)
+    selection = traitlets.List(traitlets.Int(), maxlen=2).tag(sync=True)
+
+    def __init__(self, value: str = "", placeholder: str = "") -> None:
+        super().__init__(value=value, placeholder=placeholder)
+        self.layout.width = "100%"
 
 
 def _send_later_field(value: object) -> widgets.Text:
@@ -559,6 +654,16 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
                 self.result,
             ]
         )
+        _name_parts(
+            self,
+            "send-panel",
+            estimate=self.estimate,
+            confirm=self.confirm,
+            send=self.send_button,
+            progress=self.progress,
+            progress_label=self.progress_label,
+            result=self.result,
+        )
         self.refresh(read_balance=check_balance)
 
     # -- state -------------------------------------------------------------------
@@ -629,7 +734,7 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
                     f"{esc(repr(camp.name))}, resend=True|False)</code>.</p>"
                 )
         where = self._when_html() + where
-        verb = "Resume" if stored else "Send"
+        verb = "Resume" if stored and messages else "Send"  # never "Resume … 0 messages"
         self.send_button.description = verb
         self._to_send = messages
         if read_balance:
@@ -638,7 +743,7 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
         cost = "" if price is None else f" (RM {credits * price:,.2f})"
         skipped = camp.messages.height - camp.sendable.height
         self.estimate.value = div(
-            f"<h3>{verb} {esc(camp.name)}</h3>",
+            f"<h3>{verb + ' ' if messages else ''}{esc(camp.name)}</h3>",
             cards_html(
                 [
                     ("messages to send", f"{messages:,}"),
@@ -651,8 +756,11 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
         )
         self.confirm.description = (
             f"I have checked: {verb.lower()} {messages:,} messages for {credits:,} credits{cost}"
+            if messages
+            else "Nothing to send"
         )
         self.confirm.value = False
+        _hide(self.confirm, not messages)
         self._set_buttons()
 
     def _when_html(self) -> str:
@@ -884,6 +992,7 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
                 ),
             ]
         )
+        _name_parts(self, "dashboard", summary=self.summary, figures=self.children[-1])
         self._refresh = _Debounced(self._draw, delay)
         self._kept: dict[str, Any] = {}  # what the last draw computed, by its key
         self._muted = False

@@ -388,3 +388,16 @@ def test_the_old_import_paths_still_work() -> None:
     assert DEFAULT_TIME_ZONE == "Asia/Kuala_Lumpur"
     assert DIMENSIONS == analytics.DIMENSIONS and DIMENSION_LABELS is analytics.DIMENSION_LABELS
     assert SUMMARY_COLUMNS is analytics.SUMMARY_COLUMNS
+
+
+def test_rates_in_percent_and_costs_in_ringgit_for_notebook_tables() -> None:
+    summary = pl.DataFrame(
+        {
+            "delivery_rate": [0.871287, None],
+            "rate_low": [0.8, None],
+            "cost_estimated_rm": [12.5, None],
+            "messages": [10, 0],
+        }
+    )
+    shown = ic.analytics.rates_in_percent(summary)
+    assert shown.rows() == [("87.1 %", "80.0 %", "RM 12.50", 10), (None, None, "unknown", 0)]

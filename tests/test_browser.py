@@ -27,8 +27,10 @@ from isms_campaigns.report import write_report
 
 from .test_report import build_store
 
-FLAGS = [
-    "--headless",
+pytestmark = pytest.mark.browser
+
+# Chromium as a sandboxed headless test needs it (tests/test_lab.py too).
+BROWSER_FLAGS = [
     "--no-sandbox",  # CI runs as root
     "--disable-gpu",
     "--disable-dev-shm-usage",  # containers have a tiny /dev/shm
@@ -37,9 +39,8 @@ FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--enable-logging=stderr",
-    "--virtual-time-budget=20000",
 ]
+FLAGS = ["--headless", *BROWSER_FLAGS, "--enable-logging=stderr", "--virtual-time-budget=20000"]
 
 # Records every error into <html data-js-errors="[...]">; data-js-ran proves it ran.
 PROBE = """<script>

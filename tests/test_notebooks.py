@@ -91,6 +91,12 @@ def _counts(pattern: str, text: str) -> tuple[int, ...] | None:
     return tuple(int(g.replace(",", "")) for g in found.groups()) if found else None
 
 
+def _percent(text: str) -> float:
+    """A rate as the notebooks show it: 87.1 %."""
+    assert re.fullmatch(r"\d{1,3}\.\d %", text), f"not a percentage: {text!r}"
+    return float(text[:-2])
+
+
 def _widget_state(nb: Any) -> dict[str, Any]:
     state: dict[str, Any] = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]
     return state["state"]
@@ -104,6 +110,15 @@ def _check_01(nb: Any) -> None:
     assert {(r["rule"], r["severity"]) for r in found[0]} == {("phone number", "problem")}
     draft = {r["rule"]: r["severity"] for r in found[1]}
     assert draft == {"link": "problem", "phone number": "problem", "personal details": "warning"}
+    # The Composer, with its template editor (the browser tests type into it).
+    assert any(WIDGET in d for d in _data(nb))
+    editors = [m["state"] for m in _widget_state(nb).values() if m["model_name"] == "AnyModel"]
+    assert [e["value"] for e in editors] == [
+        "KedaiKita: Hi %name%, your order %order_id% is ready at %outlet%."
+    ]
+    assert any(
+        "Credits per recipient" in str(m["state"].get("value")) for m in _widget_state(nb).values()
+    )
 
 
 def _check_02(nb: Any) -> None:
@@ -147,7 +162,7 @@ def _check_02(nb: Any) -> None:
     row = summary["nov-promo"]
     parts = ("delivered", "undelivered", "pending", "no_dlr")
     assert sum(int(row[p]) for p in parts) == int(row["submitted"]) > int(row["no_dlr"])
-    assert 0 < float(row["delivery_rate"]) <= 1 and "vip-preview" in summary
+    assert 0 < _percent(row["delivery_rate"]) <= 100 and "vip-preview" in summary
     # The password never shows; the real-account cell did nothing.
     everything = html.unescape(json.dumps([_outputs(nb), nb.metadata.get("widgets")]))
     assert "'pwd': '***'" in everything and "password=***" in everything
@@ -167,10 +182,11 @@ def _check_03(nb: Any) -> None:
     classes = ("delivered", "undelivered", "pending", "other_dlr", "no_dlr")
     for row in summary.values():
         assert sum(int(row[c]) for c in classes) == int(row["submitted"]) > 0
-        assert float(row["rate_low"]) <= float(row["delivery_rate"]) <= float(row["rate_high"])
+        low, rate, high = (_percent(row[c]) for c in ("rate_low", "delivery_rate", "rate_high"))
+        assert low <= rate <= high
         assert row["credits_submitted"] == row["credits_charged"] != "0"
     assert int(summary["raya-sale"]["other_dlr"]) > 0  # EXPIRED, kept as reported
-    assert float(summary["raya-sale"]["delivery_rate"]) < float(
+    assert _percent(summary["raya-sale"]["delivery_rate"]) < _percent(
         summary["nov-promo"]["delivery_rate"]
     )  # the worse mix shows
     operators = {r["operator"] for r in _table_with(nb, "operator", "delivery_rate")}
@@ -190,6 +206,13 @@ def _check_03(nb: Any) -> None:
     for figure, title in zip(figures, titles, strict=True):
         notes = [a.get("text", "") for a in figure["layout"].get("annotations", [])]
         assert figure["data"] and not any(n.startswith("No data") for n in notes), title
+    # Each figure keeps an HTML copy for an exported notebook, plotly.js embedded
+    # once before the first, nothing loaded from the network.
+    pages = [d["text/html"] for d in _data(nb) if PLOTLY in d or "window.Plotly" in str(d)]
+    assert len(pages) == len(figures) + 1 and "window.Plotly = Plotly" in pages[0]
+    assert all("Plotly.newPlot" in p and "plotly-graph-div" in p for p in pages[1:])
+    assert not any(re.search(r"<script[^>]+src=", p) for p in pages)
+    assert sum("plotly.js v" in h for h in _html(nb)) == 1
     # The report file, where the notebook says it is.
     written = re.search(r"Report written to (\S+) \(", _stdout(nb))
     assert written and Path(written[1]).stat().st_size > 1_000_000  # plotly.js embedded

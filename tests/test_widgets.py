@@ -86,6 +86,27 @@ def test_token_buttons_cover_isms_tokens_and_columns_once(sample: pl.DataFrame) 
     )
 
 
+def test_a_token_goes_in_at_the_cursor_the_browser_reports(sample: pl.DataFrame) -> None:
+    composer = Composer(sample, template="Hi, your order is ready", delay=0)
+    editor = composer.template
+    assert editor.selection == []  # the browser has not said yet: tokens go at the end
+    editor.selection = [2, 2]  # the browser: the cursor after "Hi"
+    composer.token_buttons["name"].click()
+    assert editor.value == "Hi %name%, your order is ready"
+    assert editor.selection == [9, 9]  # after the token, for the next one or typing
+    editor.selection = [len("Hi %name%, your order "), len("Hi %name%, your order is")]
+    composer.token_buttons["order_id"].click()  # a selection is replaced
+    assert editor.value == "Hi %name%, your order %order_id% ready"
+    editor.selection = [0, 0]  # at the start: a space keeps the next word apart
+    composer.token_buttons["name"].click()
+    assert editor.value == "%name% Hi %name%, your order %order_id% ready"
+    editor.value, editor.selection = "🎉 ()", [3, 3]  # in characters, after "🎉 ("
+    composer.token_buttons["name"].click()
+    assert editor.value == "🎉 (%name%)"  # after an opening bracket, no space
+    camp = composer.campaign
+    assert camp is not None and camp.sendable["msg"][0].startswith("🎉 (")
+
+
 def test_without_a_column_only_hpno_of_the_isms_tokens_is_offered() -> None:
     contacts = pl.DataFrame({"phone": ["0123456789"], "nama": ["Ali"]})
     composer = Composer(contacts, template="Hi", delay=0)
@@ -369,9 +390,12 @@ def test_a_confirmed_send_goes_out_once_with_progress_and_the_report(camp: ic.Ca
     n = camp.sendable.height
     assert panel.progress_label.value == f"{n:,} / {n:,} messages"
     assert panel.progress.bar_style == "success"
-    # Afterwards: nothing left to send, so nothing to confirm or click.
+    # Afterwards: nothing left to send, so nothing to confirm or click, and no
+    # offer to resume nothing.
     assert "Nothing left to send" in panel.estimate.value
     assert panel.send_button.disabled and panel.confirm.disabled and panel.stop_button.disabled
+    assert panel.send_button.description == "Send" and panel.confirm.layout.display == "none"
+    assert "Resume" not in everything_shown(panel) and "0 messages" not in everything_shown(panel)
     assert PASSWORD not in everything_shown(panel)
 
 
