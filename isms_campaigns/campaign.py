@@ -36,6 +36,7 @@ from .errors import ContactsError, PlanError, TemplateError
 from .money import cost_rm
 from .numbers import DUPLICATE, find_number_column, normalise_numbers
 from .optouts import DO_NOT_CONTACT
+from .render import NAME as TOKEN_NAME
 from .render import Resolver, finish_warnings, leftover_problem, literal_text, render
 from .schedule import (
     SEND_LATER_FORMAT,
@@ -708,16 +709,22 @@ def _kept_columns(
     number column, the template column, the variant and every column a token of the
     templates reads.
 
-    Every text between two ``%`` is looked up as a token would be (vectorised over
-    the distinct pieces): a column is kept when in doubt, never dropped.
+    Every text between two ``%`` that has a token's shape is looked up as a token
+    would be (vectorised over the distinct pieces): a column is kept when in
+    doubt, never dropped.
     """
     own = [template] if isinstance(template, str) else list((template or {}).values())
     texts = [pl.Series(own, dtype=pl.String)]
     if template_column is not None:
-        texts.append(contacts[template_column].cast(pl.String).drop_nulls().unique())
+        texts.append(contacts[template_column].cast(pl.String))
     keep = {number_column, template_column, VARIANT}
-    pieces = pl.concat(texts).str.split("%").explode().drop_nulls().unique()
-    codes = Resolver(contacts.columns, token_columns).codes(pieces)
+    resolver = Resolver(contacts.columns, token_columns)
+    pieces = pl.concat(texts).str.split("%").explode()
+    # Cheap first: a million texts of their own have millions of pieces, few token-shaped.
+    shaped = pieces.str.contains(f"^(?:{TOKEN_NAME})$") | pieces.str.to_lowercase().is_in(
+        sorted(resolver.names)
+    )
+    codes = resolver.codes(pieces.filter(shaped).unique())
     keep |= {contacts.columns[i] for i in codes.filter(codes >= 0).unique()}
     return [c for c in contacts.columns if c in keep]
 
