@@ -1,12 +1,13 @@
 # On a fresh machine with Python 3.11:
 #   make demo   - the main job on the bundled data
-#   make test   - ruff, mypy and the whole test suite
+#   make test   - ruff, mypy and the whole test suite (both cores)
+#   make quick  - ruff and the tests but the browser ones, stopping at the first failure
 #   make notebook - JupyterLab over notebooks/ (installs the notebook extra)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test notebook lint bench clean
+.PHONY: demo test quick notebook lint bench clean
 
 $(BIN)/isms-campaigns: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,7 +34,12 @@ test: $(VENV)/.dev
 	$(BIN)/ruff check isms_campaigns tests benchmarks
 	$(BIN)/ruff format --check isms_campaigns tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist worksteal
+
+# The quick loop while working: no browser, stop at the first failure.
+quick: $(VENV)/.dev
+	$(BIN)/ruff check isms_campaigns tests benchmarks
+	$(BIN)/python -m pytest -n 2 --dist worksteal -x -q -m "not browser"
 
 bench: $(BIN)/isms-campaigns
 	$(BIN)/python benchmarks/plan.py

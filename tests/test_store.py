@@ -294,7 +294,7 @@ STEPS = ["send", "send-drop-after", "send-drop-before", "send-refused", "resend"
          "import", "amend", "reopen"]  # fmt: skip
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(steps=st.lists(st.sampled_from(STEPS), min_size=1, max_size=8), seed=st.integers(0, 999))
 @example(steps=["send-drop-after", "import", "settle"], seed=1)  # reports before their result
 def test_the_kept_message_state_equals_a_rebuild_and_the_log(
