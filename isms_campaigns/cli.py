@@ -599,9 +599,11 @@ def _send(args: argparse.Namespace, camp: Campaign, gateway: Gateway, store: Sto
         if len(plan.payloads) > 2:
             print(f"… and {len(plan.payloads) - 2:,} more requests like these.")
         return 0
-    if count == 0:
-        print(f"Nothing to send for {plan.campaign!r}.")
-        print(plan)
+    if count == 0:  # sent already, or every row held back: say why, not "dry run"
+        states = ", ".join(f"{s} {n:,}" for s, n in plan.states.items() if n)
+        print(f"Nothing to send for {plan.campaign!r}. Its messages: {states or 'none'}.")
+        for note in plan.notes[1:]:  # the first says what a dry run is
+            print(f"  - {note}")
         return 0
     question = (
         f"Send {count:,} messages ({plan.credits_estimated:,} credits estimated) of "

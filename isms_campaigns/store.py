@@ -689,7 +689,9 @@ class Store:
         campaign = box.campaign
         if not box.exists():
             known = self.sql("select campaign from ic_campaigns order by created_at")["campaign"]
-            close = difflib.get_close_matches(campaign, known.to_list(), n=3, cutoff=0.6)
+            # Case first (NOV for nov), then spelling.
+            same = [k for k in known if k.casefold() == campaign.casefold()]
+            close = same or difflib.get_close_matches(campaign, known.to_list(), n=3, cutoff=0.6)
             hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
             raise StoreError(
                 f"No campaign {campaign!r} in the store {self.path}.{hint} It has: "

@@ -186,7 +186,9 @@ def test_send_with_yes_sends_once_and_resumes_to_nothing(
     assert "complete" in out and f"recorded in {store}" in out
     assert len(sim.ledger) == 298
     assert main(send_args(store, urls, "--yes")) == 0
-    assert "Nothing to send" in capsys.readouterr().out
+    again = capsys.readouterr().out
+    assert "Nothing to send" in again and "submitted 298" in again
+    assert "dry run" not in again.lower()  # it was not one
     assert len(sim.ledger) == 298
 
 

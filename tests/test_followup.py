@@ -156,6 +156,8 @@ def test_follow_up_errors_say_what_to_do(
     store, _, _, _ = sent
     with pytest.raises(ic.StoreError, match=r"No campaign 'otc'.*Did you mean 'oct'\?"):
         store.follow_up("otc", "x", where="undelivered")
+    with pytest.raises(ic.StoreError, match=r"No campaign 'OCT'.*Did you mean 'oct'\?"):
+        store.export("OCT", "x.csv")
     with pytest.raises(ic.StoreError, match=r"where='state = = 1' is not a condition") as bad:
         store.follow_up("oct", "x", where="state = = 1")
     assert "\n" not in str(bad.value) and "'undelivered', 'failed', 'no_dlr'" in str(bad.value)
