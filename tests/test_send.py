@@ -394,7 +394,7 @@ def test_send_works_inside_a_running_event_loop_as_in_jupyter(camp: ic.Campaign)
 
 def test_ctrl_c_stops_cleanly_and_send_again_finishes(camp: ic.Campaign) -> None:
     sim, store = Simulator(), ic.Store()
-    sim.set_fault(0, "ok", latency=0.05)
+    sim.set_fault(0, "ok", latency=0.2)
     timer = threading.Timer(0.2, _thread.interrupt_main)
     timer.start()
     try:
