@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
+import polars.selectors as cs
 
 from . import __version__
 from .analytics import MIN_GROUP, breakdown, group_label
@@ -30,7 +31,7 @@ from .encoding import BillingRule
 from .errors import IsmsError
 from .followup import EXCEL_ROWS, EXPORT_FORMATS
 from .report import DEFAULT_TIME_ZONE, delivery_summary, write_report
-from .schedule import PURPOSES
+from .schedule import MALAYSIA, PURPOSES
 
 if TYPE_CHECKING:
     from .gateway.client import Gateway
@@ -415,7 +416,7 @@ def _terminal_summary(
         return (pl.col(column) * 100).round(decimals)
 
     rate = pl.format(
-        "{}% ({}–{})",
+        "{} % ({}–{})",
         pct("delivery_rate", 1),
         pct("rate_low", 0).cast(pl.Int64),
         pct("rate_high", 0).cast(pl.Int64),
@@ -433,10 +434,14 @@ def _terminal_summary(
         pl.col("pending"),
         pl.col("other_dlr").alias("other DLR"),
         pl.col("no_dlr").alias("no DLR"),
-        pl.when(pl.col("submitted") > 0).then(rate).otherwise(pl.lit("–")).alias("rate (95% CI)"),
+        # Not 0 % before any report has come: the rate is not known yet.
+        pl.when(pl.col("no_dlr") == pl.col("submitted"))
+        .then(pl.lit("–"))
+        .otherwise(rate)
+        .alias("rate (95% CI)"),
         pl.col("credits_estimated").alias("credits est."),
         pl.col("credits_charged").alias("charged"),
-        pl.col("dlr_seconds_median").round(1).alias("median DLR s"),
+        pl.col("dlr_seconds_median").round(1).cast(pl.String).fill_null("–").alias("median DLR s"),
     )
     # Always: what was submitted and what became of it. The rarer states only
     # where they occur; the rest while the table fits the terminal.
@@ -446,6 +451,7 @@ def _terminal_summary(
     optional = ["messages", "credits est.", "charged", "median DLR s"]
     if readable["charged"].null_count() == readable.height:  # by operator: not attributable
         optional.remove("charged")
+    readable = readable.with_columns(pl.col("charged").cast(pl.String).fill_null("–"))
 
     def cells(column: str) -> int:  # characters the column takes, borders included
         text = pl.col(column).cast(pl.String).fill_null("null")
@@ -464,7 +470,9 @@ def _terminal_summary(
 
 
 def print_table(frame: pl.DataFrame) -> None:
-    """A polars frame printed for a terminal: every column, no shape or types."""
+    """A polars frame printed for a terminal: every column, no shape or types, times
+    in Malaysian time (as everything the toolkit shows)."""
+    frame = frame.with_columns(cs.datetime(time_zone="*").dt.convert_time_zone(MALAYSIA.key))
     with pl.Config(
         tbl_rows=60,
         tbl_cols=-1,
@@ -544,9 +552,14 @@ def cmd_follow_up(args: argparse.Namespace) -> int:
 
     template = None if args.template is None and not args.template_file else _template(args)
     with Store(_existing_store(args.store)) as store:
+        known = "select count(*) from campaigns where campaign = ?"
+        again = bool(store.sql(known, [args.name]).item())
         camp = store.follow_up(args.campaign, args.name, args.where, template=template)
-        print(f"Follow-up {camp.name!r} of {args.campaign!r}: the recipients {args.where!r}")
-        print_estimate(camp)
+        if again:  # its estimate would say "nothing has been sent": the send says what is left
+            print(f"Follow-up {camp.name!r} of {args.campaign!r} is in the store: resuming it")
+        else:
+            print(f"Follow-up {camp.name!r} of {args.campaign!r}: the recipients {args.where!r}")
+            print_estimate(camp)
         with _gateway(args) as gateway:
             return _send(args, camp, gateway, store)
 

@@ -265,6 +265,10 @@ def test_report_writes_the_html_and_says_where(
     written = tmp_path / "report.html"
     assert f"Wrote {written}" in out
     assert "nov-promo" in out and "dec-promo" in out  # the summary by campaign
+    # No report for dec-promo yet: its rate is not known, not 0 %; no "null" anywhere.
+    dec = next(line for line in out.splitlines() if "dec-promo" in line)
+    assert "–" in dec and "0.0 %" not in dec and "null" not in out
+    assert "1.7 % (" in out  # nov-promo: 1 delivered of 60
     page = written.read_text(encoding="utf-8")
     assert "nov-promo" in page and "dec-promo" in page
     assert '<td class="num">60</td>' in page  # submitted per campaign

@@ -79,7 +79,7 @@ def test_demo_plans_sends_receives_and_reports(demo: tuple[Path, str, float]) ->
         summary = ic.delivery_summary(store).row(0, named=True)
 
     # The figures printed and in the report are the store's.
-    rate = f"{summary['delivery_rate'] * 100:.1f}%"
+    rate = f"{summary['delivery_rate'] * 100:.1f} %"
     row = re.search(r"│ demo .*│", stdout)
     assert row is not None
     cells = [c.strip() for c in row[0].strip("│").split("┆")]

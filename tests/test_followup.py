@@ -340,7 +340,9 @@ def test_export_and_follow_up_commands(
         assert "Follow-up 'cli-2' of 'cli'" in printed and "complete" in printed
         assert sorted(e.dstno for e in sim.ledger[before:]) == numbers
         assert main([*args, "--hosts", *urls, "--yes"]) == 0  # again: nothing more
-        assert "Nothing to send" in capsys.readouterr().out
+        again = capsys.readouterr().out
+        assert "is in the store: resuming it" in again and "Nothing to send" in again
+        assert "nothing has been sent" not in again
         assert len(sim.ledger) == before + 5
 
     assert main(["export", "cli", str(tmp_path / "x.txt"), "--store", str(path)]) == 2
