@@ -50,6 +50,8 @@ from .analytics import (
     DELIVERED_NOTE,
     DIMENSION_LABELS,
     DIMENSIONS,
+    MIN_GROUP,
+    breakdown,
     delivery_summary,
     readable_summary,
 )
@@ -923,6 +925,14 @@ class SendPanel(widgets.VBox):  # type: ignore[misc]
 FIGURES = ("status", "delivery_rate", "time_to_dlr", "dlr_arrivals", "credits", "failure_codes")
 
 
+def _breakdown_note(by: str) -> str:
+    """What the Dashboard's breakdown by ``by`` leaves out or adds up (as the report's)."""
+    if by == "campaign":
+        return ""
+    folded = "" if by == "variant" else f" Groups under {MIN_GROUP} messages are one “other” row."
+    return f" Skipped messages (never sent) are left out.{folded}"
+
+
 class Dashboard(widgets.VBox):  # type: ignore[misc]
     """Delivery analytics over a store: pick campaigns, a grouping, dates; import DLRs.
 
@@ -1088,6 +1098,8 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
                     summary = self._kept["per_campaign"]  # the same query: run it once
                 else:
                     summary = delivery_summary(store, by=by, campaigns=names, **period)
+            if by != "campaign":  # as the report: what was sent, small groups folded
+                summary = breakdown(summary, by, minimum=1 if by == "variant" else MIN_GROUP)
             figures = {"delivery_rate": plots.rate_figure(summary, by)}
             if fresh:
                 figures |= {name: self._kept[name] for name in FIGURES if name in self._kept}
@@ -1097,7 +1109,7 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         self.status.value = ""
         self.summary.value = div(
             frame_table(readable_summary(summary, by)),
-            f'<p class="muted">{html.escape(DELIVERED_NOTE)}</p>',
+            f'<p class="muted">{html.escape(DELIVERED_NOTE)}{_breakdown_note(by)}</p>',
         )
         for name, figure in figures.items():
             self.figures[name].outputs = (_figure_output(figure),)
