@@ -83,13 +83,15 @@ LINK = _ascii(
     rf"(?i)(?:^|[^\w@.-])(?:https?://[^\s<>\"']+|www\.{_LABEL}(?:\.{_LABEL})*"
     rf"|{_LABEL}(?:\.{_LABEL})*\.[a-z]{{2,24}}/|{_LABEL}(?:\.{_LABEL})*\.(?:{_COMMON_TLD})\b)"
 )
-# Phone numbers: digits with spaces, dashes or brackets between them that
-# read as +… (8–15 digits), Malaysian 0… (9–11 digits), 60… (11–12 digits)
-# or a 1300/1800 number, with no digit right after. Order IDs such as
-# ORD-2026-011830 are not numbers: a dash, slash or dot before rules them out.
-_SEP = r"[ ()-]{0,2}"
+# Phone numbers: digits with spaces, dashes, dots or brackets between them
+# that read as +… or 00… (8–15 digits), Malaysian 0… (9–11 digits), 60…
+# (11–12 digits) or a 1300/1800 number, with no digit right after. Order IDs
+# such as ORD-2026-011830 are not numbers: a dash, slash or dot before rules
+# them out.
+_SEP = r"[ ().-]{0,2}"
 PHONE = (
-    rf"(?:^|[^\w+/.-])(?:\+{_SEP}(?:\d{_SEP}){{7,14}}\d|\(?0{_SEP}[1-9](?:{_SEP}\d){{7,9}}"
+    rf"(?:^|[^\w+/.-])(?:(?:\+|00){_SEP}[1-9](?:{_SEP}\d){{7,14}}"
+    rf"|\(?0{_SEP}[1-9](?:{_SEP}\d){{7,9}}"
     rf"|\(?60{_SEP}[1-9](?:{_SEP}\d){{8,9}}|1[38]00(?:{_SEP}\d){{6}})(?:\D|$)"
 )
 
@@ -117,7 +119,7 @@ DETAILS = "(?i)" + "|".join(PERSONAL_DETAILS.values())
 # Cheap first pass: only rows that could hold a link, a phone number or a
 # personal detail (a superset of the patterns above) are read closely.
 SUSPECT = _ascii(
-    rf"(?i)://|www\.|\.[a-z]{{2,24}}/|\.(?:{_COMMON_TLD})\b|[0-9][0-9 ()-]{{6,}}[0-9]"
+    rf"(?i)://|www\.|\.[a-z]{{2,24}}/|\.(?:{_COMMON_TLD})\b|[0-9][0-9 ().-]{{6,}}[0-9]"
     r"|\b(?:ic|i/c|nric|k/p|mykad|kad|identity|bank|akaun|account|acct|a/c|card|cvv"
     r"|password|passcode|kata\s*laluan|pin|otp|tac)\b"
 )

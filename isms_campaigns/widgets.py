@@ -58,6 +58,7 @@ from .analytics import (
 from .campaign import Campaign, NumberCache
 from .contacts import read_contacts
 from .errors import IsmsError, PlanError, TemplateError
+from .money import ringgit_text
 from .render import ISMS_TOKENS, Resolver
 from .schedule import FrequencyCap
 from .send import outlook, send_campaign, when_it_goes_out
@@ -333,7 +334,7 @@ class Composer(widgets.VBox):  # type: ignore[misc]
         before, after = text[: min(start, len(text))], text[min(end, len(text)) :]
         if before and not before[-1].isspace() and before[-1] not in OPENERS:
             before += " "
-        if after[:1].isalnum():
+        if after[:1].isalnum() or after[:1] == "%":  # a word, or the next token
             after = " " + after
         before += f"%{token}%"
         with self.template.hold_sync():  # one message: the text and where the cursor goes
@@ -390,6 +391,8 @@ class Composer(widgets.VBox):  # type: ignore[misc]
         summary = camp.summary()
         if summary["cost_rm"].null_count() == summary.height:
             summary = summary.drop("cost_rm")
+        else:  # as the card above it says it: RM 26.00
+            summary = summary.with_columns(ringgit_text(pl.col("cost_rm")).alias("cost_rm"))
         self.stats.value = div(
             cards_html(campaign_cards(camp)),
             table(summary.columns, summary.rows()),
@@ -1005,6 +1008,7 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         _name_parts(self, "dashboard", summary=self.summary, figures=self.children[-1])
         self._refresh = _Debounced(self._draw, delay)
         self._kept: dict[str, Any] = {}  # what the last draw computed, by its key
+        self._dated_figures = False  # the status and credits figures show a period
         self._muted = False
         for field in (self.campaigns, self.by, self.since, self.until):
             field.observe(self._changed, names="value")
@@ -1094,22 +1098,45 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
                             analytics.failure_reasons(store, names)
                         ),
                     }
-                if by == "campaign" and since is None and until is None:
+                dated = since is not None or until is not None
+                if by == "campaign" and not dated:
                     summary = self._kept["per_campaign"]  # the same query: run it once
                 else:
                     summary = delivery_summary(store, by=by, campaigns=names, **period)
+                # The status and credits figures follow the period too (the
+                # delivery-report figures cover all dates, and the note says so).
+                per_campaign = self._kept["per_campaign"]
+                if dated:
+                    per_campaign = (
+                        summary
+                        if by == "campaign"
+                        else delivery_summary(store, by="campaign", campaigns=names, **period)
+                    )
             if by != "campaign":  # as the report: what was sent, small groups folded
                 summary = breakdown(summary, by, minimum=1 if by == "variant" else MIN_GROUP)
             figures = {"delivery_rate": plots.rate_figure(summary, by)}
             if fresh:
                 figures |= {name: self._kept[name] for name in FIGURES if name in self._kept}
+            if dated or self._dated_figures:  # drawn for the period, or back to all dates
+                figures |= {
+                    "status": plots.status_figure(per_campaign),
+                    "credits": plots.credits_figure(per_campaign),
+                }
+            self._dated_figures = dated
         except Exception as exc:  # shown; the last good figures stay
             self.status.value = _error(_unexpected(exc))
             return
         self.status.value = ""
         self.summary.value = div(
             frame_table(readable_summary(summary, by)),
-            f'<p class="muted">{html.escape(DELIVERED_NOTE)}{_breakdown_note(by)}</p>',
+            f'<p class="muted">{html.escape(DELIVERED_NOTE)}{_breakdown_note(by)}'
+            + (
+                " The dates choose the messages of the table and of the status, rate and "
+                "credits figures; the time-to-DLR, arrival and failure figures show all dates."
+                if dated
+                else ""
+            )
+            + "</p>",
         )
         for name, figure in figures.items():
             self.figures[name].outputs = (_figure_output(figure),)

@@ -103,6 +103,10 @@ def test_allowed_domains_cover_their_subdomains_only() -> None:
         "hotline 1300 88 1234",
         "from 60123456789",
         "SG office +65 6123 4567",
+        "call 0060175452606",
+        "call 0060 17-545 2606",
+        "call 012.457.1929",
+        "call +60.12.345.6789",
     ],
 )
 def test_a_phone_number_in_the_text_is_a_problem(text: str) -> None:
@@ -116,8 +120,9 @@ def test_digits_that_are_not_phone_numbers_are_sent() -> None:
         "KedaiKita: order ORD-2026-011830 on 2026-12-01 09:30, RM1,234.50",
         "KedaiKita: ref 20261201 qty 12 345 pcs",
         "KedaiKita: 08:00-20:00 daily, code 123456",
+        "KedaiKita: app v10.2.3, RM1234.56, 12.5% off, ref 2026.12.01",
     )
-    assert problems(camp) == [None, None, None]
+    assert problems(camp) == [None, None, None, None]
 
 
 def test_the_recipients_own_number_counts_as_a_phone_number() -> None:

@@ -69,6 +69,15 @@ def test_composer_shows_the_campaign_it_plans(sample: pl.DataFrame) -> None:
     assert "Credits per recipient" in composer.histogram.value
 
 
+def test_composer_shows_ringgit_as_the_card_does(sample: pl.DataFrame) -> None:
+    priced = ic.BillingRule(price_per_credit=0.08)
+    composer = Composer(sample, template="Hi %name%", billing=priced, delay=0)
+    camp = composer.campaign
+    assert camp is not None and camp.cost is not None
+    shown = f"RM {camp.cost:,.2f}"
+    assert composer.stats.value.count(shown) >= 2  # the card and the table's sendable row
+
+
 def test_token_buttons_cover_isms_tokens_and_columns_once(sample: pl.DataFrame) -> None:
     composer = Composer(sample, template="Hi", delay=0)
     tokens = list(composer.token_buttons)
@@ -100,6 +109,9 @@ def test_a_token_goes_in_at_the_cursor_the_browser_reports(sample: pl.DataFrame)
     editor.selection = [0, 0]  # at the start: a space keeps the next word apart
     composer.token_buttons["name"].click()
     assert editor.value == "%name% Hi %name%, your order %order_id% ready"
+    editor.selection = [len("%name% Hi "), len("%name% Hi ")]  # right before a token
+    composer.token_buttons["order_id"].click()
+    assert editor.value == "%name% Hi %order_id% %name%, your order %order_id% ready"
     editor.value, editor.selection = "🎉 ()", [3, 3]  # in characters, after "🎉 ("
     composer.token_buttons["name"].click()
     assert editor.value == "🎉 (%name%)"  # after an opening bracket, no space
@@ -691,3 +703,23 @@ def test_send_panel_outside_the_window_says_when_and_a_scheduled_time_sends(
     assert panel.report is not None and panel.report.complete
     assert len(sim.ledger) == camp.sendable.height
     assert {e.send_at for e in sim.ledger} == {datetime(2026, 5, 5, 1, 30, tzinfo=UTC)}
+
+
+def test_the_dates_choose_the_status_and_credits_figures_too(
+    sent_store: tuple[ic.Store, Simulator],
+) -> None:
+    store, _ = sent_store
+
+    def bars(name: str) -> set[str]:  # the campaigns a figure draws (on either axis)
+        drawn = [(*t.get("x", ()), *t.get("y", ())) for t in figure(dashboard, name)["data"]]
+        return {v for values in drawn for v in values if isinstance(v, str)}
+
+    dashboard = Dashboard(store, delay=0)
+    everything = bars("status")
+    assert everything == {"nov", "dec"} and bars("credits") == everything
+    dashboard.since.value = date(2030, 1, 1)  # nothing sent then
+    assert bars("status") == set() and bars("credits") == set()
+    assert "show all dates" in dashboard.summary.value  # the report figures do not follow
+    dashboard.since.value = None
+    assert bars("status") == everything and "show all dates" not in dashboard.summary.value
+    dashboard.close()
