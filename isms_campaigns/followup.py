@@ -74,10 +74,10 @@ def _contact_name(column: str, view: set[str]) -> str:
     return f"contact_{column}" if column.lower() in view else column
 
 
-def recipients(con: duckdb.DuckDBPyConnection, campaign: str) -> tuple[str, list[str]]:
+def recipients(con: duckdb.DuckDBPyConnection, campaign: str) -> tuple[str, dict[str, str]]:
     """The SQL of one row per message of ``campaign`` in the ``messages`` view (its
-    columns but ``campaign``), with the contact columns kept by its plan; and the
-    names of those contact columns, as the result names them.
+    columns but ``campaign``), with the contact columns kept by its plan; and those
+    columns, as the result names them, to the contact columns they are.
 
     The query takes one parameter, ``$campaign``. Each plan version's rows are read
     with that version's contact columns (a version may have kept others).
@@ -89,12 +89,12 @@ def recipients(con: duckdb.DuckDBPyConnection, campaign: str) -> tuple[str, list
         [campaign],
     ).fetchall()
     kept = [(v, t) for v, t in versions if t is not None]
-    names: list[str] = []
+    names: dict[str, str] = {}
     parts = []
     for version, struct in kept:
         fields = con.sql(f"select unnest(null::{struct})").columns
         select = ", ".join(f"i.c.{_quoted(f)} as {_quoted(_contact_name(f, view))}" for f in fields)
-        names += [n for f in fields if (n := _contact_name(f, view)) not in names]
+        names |= {_contact_name(f, view): f for f in fields}
         parts.append(
             f"""
             select {select}, m.* exclude (campaign), i.row is not null as {_KEPT}
@@ -152,24 +152,26 @@ def follow_up(
             f'store.sql("select dstno from messages where campaign = ? and …", '
             f"[{source!r}]) returns."
         )
-    if source == campaign and condition == WHERE["no_dlr"]:
-        _refuse_scheduled(store, campaign)
-    try:
-        # Checked alone first, so that an error names the user's SQL, not ours.
-        con.sql(f"select * from ({query}) where ({condition}) limit 0", params={"campaign": source})
-    except duckdb.Error as exc:
-        raise StoreError(
-            f"where={where!r} is not a condition on the messages of {campaign!r}: "
-            f"{first_line(exc)}. Use {', '.join(map(repr, WHERE))} or an SQL condition on "
-            f"the messages view's columns and the kept contact columns {columns}."
-        ) from None
-    # A row skipped as a duplicate is not a recipient: its number's first row is.
-    chosen_sql = (
-        f"select * from ({query}) where ({condition}) and problem is distinct from '{DUPLICATE}'"
-        if source == campaign
-        else query
-    )
-    chosen = pl.DataFrame(con.sql(chosen_sql, params={"campaign": source}).pl())
+    if source == campaign:  # a new follow-up: whom ``where`` selects
+        if condition == WHERE["no_dlr"]:
+            _refuse_scheduled(store, campaign)
+        try:
+            # Checked alone first, so that an error names the user's SQL, not ours.
+            con.sql(
+                f"select * from ({query}) where ({condition}) limit 0", params={"campaign": source}
+            )
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"where={where!r} is not a condition on the messages of {campaign!r}: "
+                f"{first_line(exc)}. Use {', '.join(map(repr, WHERE))} or an SQL condition on "
+                f"the messages view's columns and the kept contact columns {list(columns)}."
+            ) from None
+        # A row skipped as a duplicate is not a recipient: its number's first row is.
+        query = (
+            f"select * from ({query}) where ({condition}) "
+            f"and problem is distinct from '{DUPLICATE}'"
+        )
+    chosen = pl.DataFrame(con.sql(query, params={"campaign": source}).pl())
     if chosen.is_empty():
         raise StoreError(
             f"No message of {campaign!r} is {said}: nothing to follow up. Its messages: "
@@ -196,9 +198,7 @@ def follow_up(
             f"The current plan of {campaign!r} was saved by an older isms_campaigns without "
             f"its settings: plan the follow-up with ic.Campaign(…) from your contact list."
         )
-    contacts = chosen.select(columns).rename(
-        {c: c.removeprefix("contact_") for c in columns if c.startswith("contact_")}
-    )
+    contacts = chosen.select(list(columns)).rename(columns)
     overrides: dict[str, Any] = {"store": store}
     if template is not None:  # the new text for every row, whatever the first's column
         overrides |= {"template": template, "template_column": None}
@@ -279,7 +279,7 @@ def export(store: Store, campaign: str, path: str | Path) -> Path:
         query, names = recipients(con, campaign)
         con.execute(f"set TimeZone = '{TIME_ZONE}'")
         # The kept variant is the messages view's own column: once is enough.
-        hidden = [_KEPT, *(["contact_variant"] if "contact_variant" in names else [])]
+        hidden = [_KEPT, *(_quoted(n) for n, f in names.items() if f == "variant" and n != f)]
         shown = f"select * exclude ({', '.join(hidden)}) from ({query})"
         with _written(target) as temporary:
             if suffix == ".xlsx":

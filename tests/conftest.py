@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+import isms_campaigns as ic
 from isms_campaigns import schedule
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,18 @@ def midday_in_malaysia() -> Iterator[None]:
 @pytest.fixture
 def sample_path() -> Path:
     return DATA / "sample_contacts.csv"
+
+
+@pytest.fixture
+def camp() -> ic.Campaign:
+    """The sample list as campaign 'nov' (sending and panel tests)."""
+    return ic.Campaign(  # compliance=None: the sample's counts as the tests know them
+        "nov",
+        ic.read_contacts(DATA / "sample_contacts.csv"),
+        template="Hi %name%, order %order_id%",
+        fallbacks={"name": "Customer"},
+        compliance=None,
+    )
 
 
 @pytest.fixture

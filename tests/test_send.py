@@ -27,18 +27,6 @@ from isms_campaigns.simulator import Account, Simulator
 from .conftest import DATA
 
 
-@pytest.fixture
-def camp() -> ic.Campaign:
-    contacts = ic.read_contacts(DATA / "sample_contacts.csv")
-    return ic.Campaign(  # compliance=None: the sample's counts as the tests know them
-        "nov",
-        contacts,
-        template="Hi %name%, order %order_id%",
-        fallbacks={"name": "Customer"},
-        compliance=None,
-    )
-
-
 def sent_pairs(sim: Simulator) -> Counter[tuple[str, str]]:
     return Counter((e.dstno, e.msg) for e in sim.ledger)
 

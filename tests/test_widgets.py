@@ -343,17 +343,6 @@ def simulator(balance: int | None = 1_000_000) -> Simulator:
     return Simulator([Account(password=PASSWORD, balance=balance)])
 
 
-@pytest.fixture
-def camp(sample: pl.DataFrame) -> ic.Campaign:
-    return ic.Campaign(  # compliance=None: the sample's counts as the tests know them
-        "nov",
-        sample,
-        template="Hi %name%, order %order_id%",
-        fallbacks={"name": "Customer"},
-        compliance=None,
-    )
-
-
 def sent_pairs(sim: Simulator) -> Counter[tuple[str, str]]:
     return Counter((e.dstno, e.msg) for e in sim.ledger)
 
